@@ -1,0 +1,29 @@
+"""semantics: a seeded, deterministic simulator for teaching message-delivery guarantees.
+
+The facade (stable names, relied on by the notebooks and the checks)::
+
+    semantics.SEMANTICS        ("at-most-once", "at-least-once", "exactly-once")
+    semantics.simulate(...)    run a reference protocol over a lossy link, count effects
+    semantics.expected(...)    closed-form expectations for the same model
+
+To write a protocol, subclass ``semantics.Node`` (see ``semantics.nodes``) and call
+``semantics.run(MySender, MyReceiver, n_messages=...)``.
+"""
+
+from __future__ import annotations
+
+from .analysis import expected, moments, outcomes
+from .checker import INVARIANTS, SEMANTICS, Event, MessageOutcome, Report, Violation
+from .facade import simulate
+from .faults import Faults, crash_at_point
+from .harness import run
+from .network import Link
+from .nodes import Node, Payload
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__", "SEMANTICS", "simulate", "expected", "moments", "outcomes", "run",
+    "Node", "Payload", "Link", "Faults", "crash_at_point", "Report", "Event", "MessageOutcome",
+    "Violation", "INVARIANTS",
+]

@@ -1,0 +1,54 @@
+"""``simulate``: the reference protocol of a guarantee over a configurable faulty link."""
+
+from __future__ import annotations
+
+from .checker import SEMANTICS, Report
+from .faults import Faults
+from .harness import run
+from .network import Link
+from .protocols import REFERENCE, RetryingSender
+from .validation import check_choice, check_int, check_number, check_probability
+
+
+def simulate(semantic: str, *, n_messages: int, loss: float, ack_loss: float = 0.0, max_retries: int = 3,
+             seed: int = 0, duplicate: float = 0.0, delay: float = 1.0, jitter: float = 0.0,
+             timeout: float | None = None, backoff: float = 1.0, crash_prob: float = 0.0,
+             restart_after: float = 1.0, partitions: tuple = (), interval: float | None = None,
+             trace: bool = False) -> Report:
+    """Run the reference protocol for ``semantic`` and count what happened to every message.
+
+    semantic:     one of ``SEMANTICS``.
+    n_messages:   logical messages the application sends (stop-and-wait, one after the other).
+    loss:         probability that the network loses a data message, in [0, 1].
+    ack_loss:     probability that it loses an acknowledgement, in [0, 1].
+    max_retries:  retries after the first attempt (at-most-once always sends once).
+    seed:         the run's seed: same arguments and seed, same result, anywhere.
+    duplicate:    probability that the network delivers a message twice, in [0, 0.99].
+    delay:        one-way network delay (> 0); ``jitter`` adds an exponential extra delay of that mean.
+    timeout:      how long the sender waits for an ack before a retry (default: 3 x delay,
+                  longer than any round trip when jitter is 0); ``backoff`` multiplies it per retry.
+    crash_prob:   probability that the receiver crashes at each crash point (restarts after
+                  ``restart_after``).
+    partitions:   (start, end) windows during which the link drops everything.
+    interval:     submit a message every ``interval`` time units instead of stop-and-wait.
+    trace:        keep the full trace (``report.trace``) for diagrams.
+
+    Returns a ``Report``: ``n_messages``, ``lost``, ``once``, ``duplicated``, ``effects``,
+    ``attempts`` (all int) and more (``acked``, ``indefinite``, ``summary()``, ``trace``).
+    """
+    check_choice("semantic", semantic, SEMANTICS)
+    n = check_int("n_messages", n_messages, low=0, high=10_000_000)
+    retries = check_int("max_retries", max_retries, low=0, high=1000)
+    link = Link(loss=check_probability("loss", loss), ack_loss=check_probability("ack_loss", ack_loss),
+                duplicate=duplicate, delay=delay, jitter=jitter, partitions=partitions)
+    timeout = 3.0 * link.delay if timeout is None else check_number("timeout", timeout, low=0.0, low_open=True)
+    backoff = check_number("backoff", backoff, low=1.0)
+    faults = Faults(crash_prob=check_probability("crash_prob", crash_prob), restart_after=restart_after)
+    sender_class, receiver = REFERENCE[semantic]
+    if sender_class is RetryingSender:
+        def sender() -> RetryingSender:
+            return RetryingSender(timeout=timeout, max_retries=retries, backoff=backoff)
+    else:
+        sender = sender_class
+    return run(sender, receiver, n_messages=n, link=link, faults=faults, seed=seed, interval=interval,
+               trace=trace, max_events=10_000 + 50 * (retries + 2) * n)

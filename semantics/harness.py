@@ -1,0 +1,522 @@
+"""A run: the application, two (or more) nodes, the network between them and the faults,
+executed on the engine, with the checker counting what happened to every message.
+
+``run(sender, receiver, n_messages=...)`` is the one entry point; ``simulate`` (the facade)
+calls it with the reference protocols. Protocol code is untrusted: an exception, a run that
+keeps scheduling events forever, or a handler that never returns ends the run with a report
+(``Report.status`` and ``Report.problem``) instead of an exception or a hung kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from heapq import heappush
+import signal
+import threading
+import traceback
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from .checker import Event, Report
+from .engine import Engine, EventBudgetExceeded
+from .faults import NO_FAULTS, Faults
+from .network import DELIVERED, LOST, PARTITIONED, Link
+from .nodes import Crashed, Durable, Node, Payload, freeze
+from .validation import check_int, check_number
+
+SENDER, RECEIVER = "sender", "receiver"
+DATA, ACK = "data", "ack"
+NodeFactory = Callable[[], Node]
+
+
+class _Stop(Exception):
+    """Ends a run early: protocol code raised."""
+
+
+class _WallClock(BaseException):
+    """Raised by the alarm when protocol code runs too long in real time."""
+
+
+class Host:
+    """Runs one node: its current incarnation, timers, durable state and crash points."""
+
+    __slots__ = ("run", "engine", "name", "factory", "node", "up", "incarnation", "timers",
+                 "durable", "pending_effects", "peer", "points", "strikes", "crash_at", "backlog",
+                 "handler", "current", "point_labels", "watch")
+
+    def __init__(self, run: "_Run", name: str, factory: NodeFactory) -> None:
+        self.run = run
+        self.engine = run.engine
+        self.name = name
+        self.factory = factory
+        self.node: Node | None = None
+        self.up = False
+        self.incarnation = 0
+        self.timers: dict = {}
+        self.durable = Durable(self)
+        self.pending_effects: list | None = None
+        self.peer: str | None = None
+        self.points = 0
+        self.strikes = run.faults.strikes(name)
+        self.crash_at = run.faults.crash_at.get(name, frozenset())
+        self.backlog: list[int] = []
+        self.handler = ""
+        self.current: Hashable = None
+        self.point_labels: list[str] | None = [] if run.trace is not None else None
+        self.watch = self.strikes or self.point_labels is not None  # slow path at crash points
+
+    # -- crash points ----------------------------------------------------------------------
+    def point(self, what: str, key: Any) -> None:
+        """Pass a crash point: count it and, if faults or labels are on, see whether to crash."""
+        self.points += 1
+        if self.watch:
+            self.watch_point(what, key)
+
+    def watch_point(self, what: str, key: Any) -> None:
+        k = self.points - 1
+        if self.point_labels is not None:
+            self.point_labels.append(_label(self.handler, what, key))
+        if self.strikes:
+            run = self.run
+            faults = run.faults
+            if k in self.crash_at or (
+                    self.name in faults.nodes and faults.crash_prob
+                    and (faults.max_crashes is None or run.random_crashes < faults.max_crashes)
+                    and run.engine.rng.random() < faults.crash_prob
+                    and _count_random(run)):
+                run.crash(self, f"crash point {k}: {_label(self.handler, what, key)}")
+                raise Crashed()
+
+    def check_awake(self, call: str) -> None:
+        if not self.up:
+            raise Crashed()
+
+    # -- steps (called through Node) -------------------------------------------------------
+    def send(self, to: str, msg_id: Hashable, body: Any) -> None:
+        if not self.up:
+            raise Crashed()
+        run = self.run
+        dst = run.hosts.get(to)
+        if dst is None:
+            raise ValueError(f"send(to={to!r}): no node named {to!r}; nodes are {', '.join(map(repr, run.hosts))}")
+        logical = body.logical if type(body) is Payload else None
+        if self is run.submit_host:
+            run.attempts_total += 1
+            if logical is not None:
+                run.attempts[logical] += 1
+                run.logical_of[msg_id] = logical
+        if run.fast:
+            p = run.link.loss
+            if p == 0.0 or (p < 1.0 and run.random() >= p):
+                heappush(run.queue, (self.engine.now + run.delay, next(run.order), run.arrive,
+                                     (self.name, dst, DATA, msg_id, body, logical, 0)))
+        else:
+            run.transmit(self, dst, DATA, msg_id, body, logical)
+        self.points += 1
+        if self.watch:
+            self.watch_point("send", msg_id)
+
+    def ack(self, msg_id: Hashable, to: str | None) -> None:
+        if not self.up:
+            raise Crashed()
+        run = self.run
+        target = to if to is not None else self.peer
+        if target is None:
+            raise ValueError("ack(msg_id) outside on_message needs to=<node name>")
+        dst = run.hosts.get(target)
+        if dst is None:
+            raise ValueError(f"ack(to={target!r}): no node named {target!r}")
+        if run.fast:
+            p = run.link.ack_loss
+            if p == 0.0 or (p < 1.0 and run.random() >= p):
+                heappush(run.queue, (self.engine.now + run.delay, next(run.order), run.arrive,
+                                     (self.name, dst, ACK, msg_id, None, run.logical_of.get(msg_id), 0)))
+        else:
+            run.transmit(self, dst, ACK, msg_id, None, run.logical_of.get(msg_id))
+        self.points += 1
+        if self.watch:
+            self.watch_point("ack", msg_id)
+
+    def set_timer(self, key: Hashable, after: float) -> None:
+        if not self.up:
+            raise Crashed()
+        if type(after) is not float:
+            after = check_number("set_timer(after)", after, low=0.0, low_open=True)
+        elif not after > 0 or after == math.inf:
+            check_number("set_timer(after)", after, low=0.0, low_open=True)
+        run = self.run
+        run.timer_tokens += 1
+        token = run.timer_tokens
+        self.timers[key] = token
+        heappush(run.queue, (self.engine.now + after, next(run.order), run.fire_timer,
+                             (self, self.incarnation, key, token)))
+        self.points += 1
+        if self.watch:
+            self.watch_point("set_timer", key)
+
+    def cancel_timer(self, key: Hashable) -> None:
+        if not self.up:
+            raise Crashed()
+        self.timers.pop(key, None)
+        self.points += 1
+        if self.watch:
+            self.watch_point("cancel_timer", key)
+
+    def apply(self, body: Payload) -> None:
+        if not self.up:
+            raise Crashed()
+        if type(body) is not Payload:
+            raise TypeError(f"apply(body) takes the body of a message the application sent "
+                            f"(a Payload), got {body!r} of type {type(body).__name__}")
+        if self.pending_effects is not None:
+            self.pending_effects.append(body)
+        else:
+            self.record_effect(body)
+        self.points += 1
+        if self.watch:
+            self.watch_point("apply", body)
+
+    def record_effect(self, body: Payload) -> None:
+        run = self.run
+        run.effects[body.logical] += 1
+        run.effects_total += 1
+        if run.trace is not None:
+            run.trace.append(Event(self.engine.now, self.name, "effect", self.current, body.logical,
+                                   text=repr(body.content)))
+
+    def rolled_back(self, n_effects: int, exc_type: type) -> None:
+        if self.run.trace is not None:
+            why = "crash" if exc_type is Crashed else exc_type.__name__
+            self.run.trace.append(Event(self.engine.now, self.name, "rollback",
+                                        text=f"atomic block rolled back ({why}): {n_effects} effect(s) undone"))
+
+    def note(self, text: str) -> None:
+        if self.run.trace is not None:
+            self.run.trace.append(Event(self.engine.now, self.name, "note", text=str(text)))
+
+
+def _count_random(run: "_Run") -> bool:
+    run.random_crashes += 1
+    return True
+
+
+def _label(handler: str, what: str, key: Any) -> str:
+    if what == "enter":
+        return f"on entering {handler}"
+    if key is None:
+        return f"after {what} in {handler}"
+    return f"after {what}({key!r}) in {handler}"
+
+
+class _Run:
+    """The state of one run. Built and executed by ``run``."""
+
+    def __init__(self, nodes: dict[str, NodeFactory], *, submit_to: str, n_messages: int, link: Link,
+                 faults: Faults, seed: int, interval: float | None, contents: Sequence[Any],
+                 trace: bool, max_events: int) -> None:
+        self.engine = Engine(seed, max_events)
+        self.link = link
+        self.faults = faults
+        self.seed = seed
+        self.n = n_messages
+        self.interval = interval
+        self.contents = contents
+        self.trace: list[Event] | None = [] if trace else None
+        self.ids = [f"m{i + 1}" for i in range(n_messages)]
+        self.attempts = [0] * n_messages
+        self.deliveries = [0] * n_messages
+        self.handled = [0] * n_messages
+        self.effects = [0] * n_messages
+        self.acked = [False] * n_messages
+        self.attempts_total = 0
+        self.effects_total = 0
+        self.logical_of: dict[Hashable, int] = {}
+        self.next_logical = 0
+        self.wires = 0
+        self.timer_tokens = 0
+        self.crashes = 0
+        self.random_crashes = 0
+        self.hosts = {name: Host(self, name, factory) for name, factory in nodes.items()}
+        self.submit_host = self.hosts[submit_to]
+        # the common case (no jitter, partitions, duplication or trace) takes a shorter path
+        self.fast = not (link.jitter or link.partitions or link.duplicate or trace)
+        self.delay = link.delay
+        self.random = self.engine.rng.random
+        self.queue = self.engine.queue
+        self.order = self.engine.order
+
+    # -- the network -----------------------------------------------------------------------
+    def transmit(self, src: Host, dst: Host, kind: str, msg_id: Hashable, body: Any, logical: int | None) -> None:
+        link = self.link
+        engine = self.engine
+        rng = engine.rng
+        p = link.loss if kind is DATA else link.ack_loss
+        copies = 2 if link.duplicate and rng.random() < link.duplicate else 1
+        for copy in range(copies):
+            self.wires += 1
+            delay = link.delay + (rng.expovariate(1.0 / link.jitter) if link.jitter else 0.0)
+            if link.partitions and link.partitioned(engine.now):
+                fate = PARTITIONED
+            elif p == 1.0 or (p > 0.0 and rng.random() < p):
+                fate = LOST
+            else:
+                fate = DELIVERED
+                engine.schedule(delay, self.arrive, (src.name, dst, kind, msg_id, body, logical, self.wires))
+            if self.trace is not None:
+                self.trace.append(Event(engine.now, src.name, "send", msg_id, logical, dst.name, self.wires, kind,
+                                        fate, engine.now + delay, "network duplicate" if copy else ""))
+
+    def arrive(self, arg: tuple) -> None:
+        src, dst, kind, msg_id, body, logical, wire = arg
+        if self.trace is not None:
+            self.trace.append(Event(self.engine.now, dst.name, "receive" if dst.up else "down", msg_id, logical,
+                                    src, wire, kind))
+        if not dst.up:
+            return
+        if kind is DATA:
+            if logical is not None and dst is not self.submit_host:
+                self.deliveries[logical] += 1
+            if self.invoke(dst, "on_message", (msg_id, body), src) and logical is not None \
+                    and dst is not self.submit_host:
+                self.handled[logical] += 1
+        else:
+            if dst is self.submit_host and logical is not None:
+                self.acked[logical] = True
+            self.invoke(dst, "on_ack", (msg_id,), src)
+
+    # -- nodes -----------------------------------------------------------------------------
+    def invoke(self, host: Host, method: str, args: tuple, peer: str | None = None) -> bool:
+        """Call a handler of ``host``'s node; True if it returned without a crash."""
+        host.peer = peer
+        host.current = args[0] if args else None
+        try:
+            host.points += 1
+            if host.watch:
+                host.handler = f"{method}({', '.join(map(repr, args))})"
+                host.watch_point("enter", None)
+            getattr(host.node, method)(*args)
+            return True
+        except Crashed:
+            return False
+        except Exception as exc:  # protocol code is untrusted
+            self.fail(host, method, args, exc)
+        finally:
+            host.peer = None
+
+    def fail(self, host: Host, method: str, args: tuple, exc: Exception) -> None:
+        frames = traceback.extract_tb(exc.__traceback__)
+        learner = [f for f in frames if "/semantics/" not in f.filename.replace("\\", "/")] or frames
+        where = f" (line {learner[-1].lineno}: {learner[-1].line})" if learner else ""
+        self.problem = (f"{type(host.node).__name__}.{method}({', '.join(map(repr, args))}) on node {host.name!r} "
+                        f"raised {type(exc).__name__}: {exc}{where} at t={self.engine.now:g}")
+        self.error_trace = "".join(traceback.format_exception(exc))
+        if self.trace is not None:
+            self.trace.append(Event(self.engine.now, host.name, "error", text=self.problem))
+        raise _Stop() from exc
+
+    def start(self, host: Host) -> None:
+        host.incarnation += 1
+        node = host.factory()
+        if not isinstance(node, Node):
+            raise TypeError(f"the {host.name} factory must return a semantics.Node, got {node!r}")
+        node._host = host
+        host.node = node
+        host.up = True
+        host.timers = {}
+        if self.trace is not None and host.incarnation > 1:
+            self.trace.append(Event(self.engine.now, host.name, "restart", text=f"incarnation {host.incarnation}"))
+        if not self.invoke(host, "on_start", ()):
+            return
+        while host.backlog and host.up:
+            self.submit(host.backlog.pop(0))
+
+    def restart(self, host: Host) -> None:
+        if not host.up:
+            self.start(host)
+
+    def crash(self, host: Host, why: str) -> None:
+        host.up = False
+        host.timers = {}
+        self.crashes += 1
+        if self.trace is not None:
+            self.trace.append(Event(self.engine.now, host.name, "crash", text=why))
+        if self.faults.restart_after is not None:
+            self.engine.schedule(self.faults.restart_after, self.restart, host)
+
+    def crash_at_time(self, arg: tuple) -> None:
+        host, when = arg
+        if host.up:
+            self.crash(host, f"scheduled crash at t={when:g}")
+
+    def fire_timer(self, arg: tuple) -> None:
+        host, incarnation, key, token = arg
+        if host.incarnation != incarnation or not host.up or host.timers.get(key) != token:
+            return
+        del host.timers[key]
+        if self.trace is not None:
+            self.trace.append(Event(self.engine.now, host.name, "timer", key if isinstance(key, str) else None,
+                                    self.logical_of.get(key) if _hashable(key) else None, text=repr(key)))
+        self.invoke(host, "on_timer", (key,))
+
+    # -- the application -------------------------------------------------------------------
+    def submit(self, logical: int) -> None:
+        host = self.submit_host
+        if not host.up:
+            host.backlog.append(logical)
+            return
+        msg_id = self.ids[logical]
+        if self.trace is not None:
+            self.trace.append(Event(self.engine.now, host.name, "submit", msg_id, logical,
+                                    text=repr(self.contents[logical])))
+        self.invoke(host, "on_send", (msg_id, Payload(self.contents[logical], logical)))
+
+    def submit_next(self, _: Any = None) -> None:
+        logical = self.next_logical
+        self.next_logical = logical + 1
+        if self.interval is not None and self.next_logical < self.n:
+            self.engine.schedule(self.interval, self.submit_next)
+        self.submit(logical)
+
+    def on_idle(self) -> bool:
+        """Stop-and-wait: the next message starts when nothing is left in flight."""
+        if self.interval is None and self.next_logical < self.n:
+            self.submit_next()
+            return True
+        return False
+
+    def execute(self, wall_clock: float | None) -> Report:
+        self.status, self.problem, self.error_trace = "ok", None, None
+        for name, times in self.faults.crash_times.items():
+            if name not in self.hosts:
+                raise ValueError(f"faults.crash_times names node {name!r}; nodes are {', '.join(map(repr, self.hosts))}")
+            for t in times:
+                self.engine.schedule(t, self.crash_at_time, (self.hosts[name], t))
+        for name in self.faults.crash_at:
+            if name not in self.hosts:
+                raise ValueError(f"faults.crash_at names node {name!r}; nodes are {', '.join(map(repr, self.hosts))}")
+        with _alarm(wall_clock):
+            try:
+                for host in self.hosts.values():
+                    self.start(host)
+                if self.interval is not None and self.n:
+                    self.submit_next()
+                self.engine.run(self.on_idle)
+            except _Stop:
+                self.status = "error"
+            except EventBudgetExceeded:
+                self.status = "event budget"
+                self.problem = (f"the run stopped after {self.engine.max_events} events at t={self.engine.now:g}: "
+                                "the protocol keeps scheduling work (a timer that re-arms forever, or "
+                                "messages that bounce back and forth?)")
+            except _WallClock:
+                self.status = "time limit"
+                self.problem = (f"protocol code ran for more than {wall_clock:g} s of real time "
+                                f"(an endless loop in a handler?) at t={self.engine.now:g}")
+        return self.report()
+
+    def report(self) -> Report:
+        effects = self.effects
+        lost = effects.count(0)
+        once = effects.count(1)
+        acked = self.acked.count(True)
+        applied_unacked = sum(1 for e, a in zip(effects, self.acked) if e and not a)
+        return Report(
+            n_messages=self.n, lost=lost, once=once, duplicated=self.n - lost - once,
+            effects=self.effects_total, attempts=self.attempts_total, acked=acked,
+            indefinite=self.n - acked, indefinite_applied=applied_unacked,
+            status=self.status, problem=self.problem, seed=self.seed, events=self.engine.events,
+            crashes=self.crashes, end_time=self.engine.now,
+            points={name: h.points for name, h in self.hosts.items()},
+            trace=tuple(self.trace) if self.trace is not None else None,
+            _per_message=(tuple(self.ids), tuple(self.contents), tuple(self.attempts), tuple(self.deliveries),
+                          tuple(self.handled), tuple(effects), tuple(self.acked)),
+            labels={name: tuple(h.point_labels) for name, h in self.hosts.items()
+                    if h.point_labels is not None},
+            error_trace=self.error_trace)
+
+
+def _hashable(key: Any) -> bool:
+    try:
+        hash(key)
+        return True
+    except TypeError:
+        return False
+
+
+class _alarm:
+    """Raise _WallClock in the main thread after ``seconds`` of real time (POSIX only)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.armed = (seconds is not None and hasattr(signal, "setitimer")
+                      and threading.current_thread() is threading.main_thread())
+
+    def __enter__(self) -> None:
+        if self.armed:
+            self.previous = signal.signal(signal.SIGALRM, self._ring)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def _ring(self, signum, frame) -> None:
+        raise _WallClock()
+
+    def __exit__(self, *exc) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+
+
+def _factory(param: str, value: Any) -> NodeFactory:
+    if isinstance(value, type):
+        if not issubclass(value, Node):
+            raise TypeError(f"{param} must be a subclass of semantics.Node (or a function returning "
+                            f"a Node), got class {value.__name__}")
+        return value
+    if callable(value) and not isinstance(value, Node):
+        return value
+    raise TypeError(f"{param} must be a Node subclass or a function returning a Node, got {value!r} "
+                    "(pass the class, not an instance: the simulator builds a fresh one at every restart)")
+
+
+def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *, n_messages: int,
+        link: Link | None = None, faults: Faults | None = None, seed: int = 0,
+        interval: float | None = None, contents: Sequence[Any] | None = None, trace: bool = False,
+        max_events: int | None = None, wall_clock: float | None = 10.0,
+        others: dict[str, type[Node] | NodeFactory] | None = None) -> Report:
+    """Run ``n_messages`` logical messages from ``sender`` to ``receiver`` and count their effects.
+
+    sender, receiver: Node subclasses (or functions returning a fresh node), built again at every restart.
+    link:        the network's fault model (default: a perfect link with delay 1).
+    faults:      crashes and restarts (default: none).
+    interval:    None for stop-and-wait (the next message starts when nothing is in flight), or
+                 the time between two messages the application submits (several then overlap).
+    contents:    the content of each message's body (default: "op 1", "op 2", ...).
+    trace:       keep the full event trace (for diagrams and counterexamples; slower).
+    max_events:  stop a run that processes more events (default: 10,000 + 500 per message).
+    wall_clock:  stop protocol code that runs longer than this many seconds of real time (None: no limit).
+    """
+    n = check_int("n_messages", n_messages, low=0, high=10_000_000)
+    seed = check_int("seed", seed, low=0)
+    if link is None:
+        link = Link()
+    elif not isinstance(link, Link):
+        raise TypeError(f"link must be a semantics.Link, got {link!r}")
+    if faults is None:
+        faults = NO_FAULTS
+    elif not isinstance(faults, Faults):
+        raise TypeError(f"faults must be a semantics.Faults, got {faults!r}")
+    if interval is not None:
+        interval = check_number("interval", interval, low=0.0, low_open=True)
+    if contents is None:
+        contents = [f"op {i + 1}" for i in range(n)]
+    else:
+        contents = [freeze(c) for c in contents]
+        if len(contents) != n:
+            raise ValueError(f"contents must hold one body per message: {n} expected, got {len(contents)}")
+    max_events = 10_000 + 500 * n if max_events is None else check_int("max_events", max_events, low=1)
+    if wall_clock is not None:
+        wall_clock = check_number("wall_clock", wall_clock, low=0.0, low_open=True)
+    nodes = {SENDER: _factory("sender", sender), RECEIVER: _factory("receiver", receiver)}
+    for name, factory in (others or {}).items():
+        nodes[name] = _factory(f"others[{name!r}]", factory)
+    return _Run(nodes, submit_to=SENDER, n_messages=n, link=link, faults=faults, seed=seed, interval=interval,
+                contents=contents, trace=trace, max_events=max_events).execute(wall_clock)

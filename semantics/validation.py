@@ -1,0 +1,58 @@
+"""Argument checks shared by every public function: each failure names the parameter,
+the value given and what is allowed, so a learner can fix the call without reading our code."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_number(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, allow_inf: bool = False) -> float:
+    """Return ``value`` as a float, or raise naming ``name`` and the allowed range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {_show(value)} of type {type(value).__name__}")
+    x = float(value)
+    if math.isnan(x):
+        raise ValueError(f"{name} must be a number, got NaN")
+    if math.isinf(x) and not allow_inf:
+        raise ValueError(f"{name} must be finite, got {_show(value)}")
+    lo = "" if low is None else ("(" if low_open else "[") + f"{low:g}"
+    hi = "" if high is None else f"{high:g}]"
+    allowed = f"{lo or '(-inf'}, {hi or 'inf)'}"
+    if low is not None and (x < low or (low_open and x == low)):
+        raise ValueError(f"{name} must be in {allowed}, got {_show(value)}")
+    if high is not None and x > high:
+        raise ValueError(f"{name} must be in {allowed}, got {_show(value)}")
+    return x
+
+
+def check_probability(name: str, value: Any) -> float:
+    """A probability: a real number in [0, 1]."""
+    return check_number(name, value, low=0.0, high=1.0)
+
+
+def check_int(name: str, value: Any, *, low: int = 0, high: int | None = None) -> int:
+    """An integer (bool and float are refused) in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {_show(value)} of type {type(value).__name__}")
+    n = int(value)
+    if n < low or (high is not None and n > high):
+        allowed = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an integer {allowed}, got {n}")
+    return n
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, choices))}; "
+                        f"got {_show(value)} of type {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {_show(value)}")
+    return value
