@@ -21,11 +21,13 @@ class Engine:
     """A discrete-event loop (after SimPy's core, without processes).
 
     ``schedule(delay, fn, arg)`` queues ``fn(arg)`` at ``now + delay``; ``run`` pops events in
-    (time, order) and calls them until the queue is empty, calling ``on_idle`` whenever the queue
-    drains (it may schedule more work), and stops after ``max_events``.
+    (time, order) and calls them, calling ``on_idle`` whenever no foreground event is left (it may
+    schedule more work), and stops after ``max_events``. Background events (``background=True``,
+    e.g. a crash planned for t=50) run in time order too, but do not keep the run busy: the
+    application does not wait for them, and they are dropped once nothing else is left to do.
     """
 
-    __slots__ = ("now", "rng", "events", "max_events", "queue", "order")
+    __slots__ = ("now", "rng", "events", "max_events", "queue", "background", "order")
 
     def __init__(self, seed: int, max_events: int) -> None:
         self.now = 0.0
@@ -33,20 +35,25 @@ class Engine:
         self.events = 0
         self.max_events = max_events
         self.queue: list[tuple[float, int, Callable[[Any], None], Any]] = []
+        self.background: list[tuple[float, int, Callable[[Any], None], Any]] = []
         self.order = itertools.count()  # ties in time run in scheduling order
 
-    def schedule(self, delay: float, fn: Callable[[Any], None], arg: Any = None) -> None:
-        heapq.heappush(self.queue, (self.now + delay, next(self.order), fn, arg))
+    def schedule(self, delay: float, fn: Callable[[Any], None], arg: Any = None, *, background: bool = False) -> None:
+        heapq.heappush(self.background if background else self.queue, (self.now + delay, next(self.order), fn, arg))
 
     def run(self, on_idle: Callable[[], bool] | None = None) -> None:
         queue = self.queue
+        background = self.background
         pop = heapq.heappop
         budget = self.max_events
         count = self.events
         try:
             while True:
                 while queue:
-                    time, _, fn, arg = pop(queue)
+                    if background and background[0] <= queue[0]:
+                        time, _, fn, arg = pop(background)
+                    else:
+                        time, _, fn, arg = pop(queue)
                     self.now = time
                     count += 1
                     if count > budget:

@@ -238,8 +238,9 @@ class Atomic:
             host.pending_effects = []
             try:
                 host.point("begin", None)
-            except BaseException:  # a crash right after begin: __exit__ will not run
+            except BaseException as exc:  # a crash right after begin: __exit__ will not run
                 host.durable._pending, host.pending_effects = None, None
+                host.rolled_back(0, type(exc))
                 raise
         return self
 

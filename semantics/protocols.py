@@ -52,12 +52,8 @@ class RetryingSender(Node):
 
     def transmit(self, msg_id: Hashable) -> None:
         body, retries = self.unacked[msg_id]
-        self.send("receiver", self.wire_id(msg_id, retries), body)
-        self.set_timer(msg_id, self.timeout * self.backoff ** retries)
-
-    def wire_id(self, msg_id: Hashable, retries: int) -> Hashable:
-        """The id a transmission carries: the same on every retry."""
-        return msg_id
+        self.send("receiver", msg_id, body)  # the same id on every retry
+        self.set_timer(msg_id, self.timeout * self.backoff ** retries if retries else self.timeout)
 
     def on_ack(self, msg_id: Hashable) -> None:
         if self.unacked.pop(msg_id, None) is not None:
@@ -78,8 +74,10 @@ class RetryingSender(Node):
 class NewIdEachRetrySender(RetryingSender):
     """Tempting and wrong: a fresh id on every retry, so the receiver cannot recognise a retry."""
 
-    def wire_id(self, msg_id: Hashable, retries: int) -> Hashable:
-        return f"{msg_id}#{retries}"
+    def transmit(self, msg_id: Hashable) -> None:
+        body, retries = self.unacked[msg_id]
+        self.send("receiver", f"{msg_id}#{retries}", body)  # a new id on every retry
+        self.set_timer(msg_id, self.timeout * self.backoff ** retries)
 
     def on_ack(self, msg_id: Hashable) -> None:
         super().on_ack(str(msg_id).split("#")[0])

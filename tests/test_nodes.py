@@ -1,0 +1,122 @@
+"""The protocol API's promises: volatile state dies with a crash, durable state survives, and
+atomic() commits durable writes and effects together or not at all."""
+
+import pytest
+
+from semantics import Faults, Node, crash_at_point, run
+from semantics import protocols as P
+
+
+class Remembers(Node):
+    """Counts messages twice: in a volatile attribute and in durable state."""
+
+    def on_start(self):
+        self.volatile_count = 0
+
+    def on_message(self, msg_id, body):
+        self.volatile_count += 1
+        self.durable["count"] = self.durable.get("count", 0) + 1
+        self.durable["volatile_seen"] = self.volatile_count
+        self.apply(body)
+        self.ack(msg_id)
+
+
+def test_volatile_dies_durable_survives():
+    seen = {}
+
+    class Probe(Remembers):
+        def on_message(self, msg_id, body):
+            super().on_message(msg_id, body)
+            seen[msg_id] = (self.volatile_count, self.durable["count"])
+
+    run(P.RetryingSender, Probe, n_messages=4, faults=Faults(crash_times={"receiver": (7.5,)}, restart_after=1.0))
+    # messages arrive at t=1, 4, 7, 10 (stop-and-wait); the crash at 7.5 resets the volatile count
+    assert seen == {"m1": (1, 1), "m2": (2, 2), "m3": (3, 3), "m4": (1, 4)}
+
+
+class AtomicPair(Node):
+    def on_message(self, msg_id, body):
+        with self.atomic():
+            if ("done", msg_id) not in self.durable:
+                self.apply(body)
+                self.durable[("done", msg_id)] = True
+        self.ack(msg_id)
+
+
+@pytest.mark.parametrize("point", range(1, 6))
+def test_a_crash_inside_atomic_undoes_effect_and_writes(point):
+    # receiver points for m1: 0 on_start, 1 enter, 2 begin, 3 apply, 4 write, 5 commit, 6 ack
+    report = run(P.RetryingSender, AtomicPair, n_messages=1, faults=crash_at_point("receiver", point), trace=True)
+    crash = next(e for e in report.trace if e.kind == "crash")
+    rolled_back = any(e.kind == "rollback" for e in report.trace)
+    assert rolled_back == (point in (2, 3, 4)), crash.text
+    assert report.effects == 1 and report.duplicated == 0
+
+
+def test_durable_values_are_frozen_and_writes_are_steps():
+    class Freezer(Node):
+        def on_message(self, msg_id, body):
+            self.durable["seen"] = {msg_id}
+            self.durable["seen"].add("x")  # must fail: only durable[k] = v changes durable state
+
+    report = run(P.RetryingSender, Freezer, n_messages=1)
+    assert report.status == "error" and "'frozenset' object has no attribute 'add'" in report.problem
+
+
+def test_durable_mapping_behaviour_inside_and_outside_atomic():
+    log = []
+
+    class Mapper(Node):
+        def on_message(self, msg_id, body):
+            self.durable["a"] = 1
+            with self.atomic():
+                self.durable["b"] = [1, 2]
+                del self.durable["a"]
+                log.append((sorted(self.durable), "a" in self.durable, self.durable["b"], len(self.durable)))
+                with self.atomic():  # nested blocks join the outer transaction
+                    self.durable["c"] = 3
+            log.append(dict(self.durable))
+            self.apply(body)
+
+    run(P.FireAndForgetSender, Mapper, n_messages=1)
+    assert log == [(["b"], False, (1, 2), 1), {"b": (1, 2), "c": 3}]
+
+
+def test_crash_points_are_described():
+    report = run(P.RetryingSender, AtomicPair, n_messages=1, trace=True)
+    assert report.labels["receiver"] == (
+        "on entering on_start()",
+        "on entering on_message('m1', Payload('op 1'))",
+        "after begin in on_message('m1', Payload('op 1'))",
+        "after apply(Payload('op 1')) in on_message('m1', Payload('op 1'))",
+        "after write(('done', 'm1')) in on_message('m1', Payload('op 1'))",
+        "after commit in on_message('m1', Payload('op 1'))",
+        "after ack('m1') in on_message('m1', Payload('op 1'))",
+    )
+    assert report.points["receiver"] == 7
+
+
+def test_payload_equality_is_by_content():
+    from semantics import Payload
+    assert Payload("x", 0) == Payload("x", 1) and hash(Payload("x", 0)) == hash(Payload("x", 1))
+    assert Payload("x", 0) != Payload("y", 0)
+
+
+def test_timers_replace_cancel_and_die_with_a_crash():
+    fired = []
+
+    class Timed(Node):
+        def on_start(self):
+            self.set_timer("a", 5)
+            self.set_timer("a", 2)      # replaces the first
+            self.set_timer("b", 1)
+            self.cancel_timer("b")
+            self.set_timer("c", 20)     # dies with the crash at t=10
+
+        def on_timer(self, key):
+            fired.append((key, self.now))
+
+    run(P.FireAndForgetSender, Timed, n_messages=0, interval=100,
+        faults=Faults(crash_times={"receiver": (10,)}, restart_after=50))
+    # "c" (due at t=20) died with the crash; the restarted node's on_start set its timers again
+    assert fired == [("a", 2.0), ("a", 62.0), ("c", 80.0)]

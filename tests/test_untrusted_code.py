@@ -1,0 +1,117 @@
+"""Protocol code is untrusted: whatever it does, a run ends with a report, never a hang."""
+
+import time
+
+from semantics import Link, Node, run
+from semantics import protocols as P
+
+
+class Raises(Node):
+    def on_message(self, msg_id, body):
+        self.apply(body)
+        raise KeyError("oops")
+
+
+def test_exception_is_reported_with_the_line():
+    report = run(P.RetryingSender, Raises, n_messages=3)
+    assert report.status == "error" and not report.ok
+    assert "Raises.on_message('m1', Payload('op 1'))" in report.problem
+    assert "KeyError" in report.problem and "raise KeyError" in report.problem
+    assert "Traceback" in report.error_trace
+    assert "run stopped (error)" in report.summary()
+
+
+class RearmsForever(Node):
+    def on_send(self, msg_id, body):
+        self.set_timer("tick", 1.0)
+
+    def on_timer(self, key):
+        self.set_timer(key, 1.0)
+
+
+def test_endless_timers_stop_at_the_event_budget():
+    report = run(RearmsForever, P.ProcessThenAckReceiver, n_messages=2, max_events=5000)
+    assert report.status == "event budget"
+    assert report.events == 5000
+    assert "keeps scheduling" in report.problem
+
+
+class Spins(Node):
+    def on_message(self, msg_id, body):
+        while True:
+            pass
+
+
+def test_endless_loop_in_a_handler_stops_at_the_wall_clock():
+    started = time.monotonic()
+    report = run(P.RetryingSender, Spins, n_messages=1, wall_clock=0.3)
+    assert report.status == "time limit"
+    assert "endless loop" in report.problem
+    assert time.monotonic() - started < 5
+
+
+class SwallowsEverything(Node):
+    def on_message(self, msg_id, body):
+        try:
+            self.apply(body)
+            self.ack(msg_id)
+        except Exception:  # a learner's blanket except must not swallow a crash
+            pass
+
+
+def test_a_crash_cannot_be_swallowed():
+    from semantics import crash_at_point
+    report = run(P.RetryingSender, SwallowsEverything, n_messages=2, faults=crash_at_point("receiver", 2),
+                 trace=True)
+    crash = [e for e in report.trace if e.kind == "crash"]
+    assert len(crash) == 1 and "after apply" in crash[0].text
+    assert report.ok
+
+
+class NeverAcks(Node):
+    def on_message(self, msg_id, body):
+        self.apply(body)
+
+
+def test_a_receiver_that_never_acks_makes_every_outcome_indefinite():
+    report = run(lambda: P.RetryingSender(max_retries=2), NeverAcks, n_messages=5)
+    assert report.ok and report.acked == 0 and report.indefinite == 5 and report.indefinite_applied == 5
+    assert report.attempts == 15 and report.duplicated == 5
+
+
+class AppliesSomethingElse(Node):
+    def on_message(self, msg_id, body):
+        self.apply("the body")
+
+
+class SendsNowhere(Node):
+    def on_send(self, msg_id, body):
+        self.send("reciever", msg_id, body)
+
+
+def test_api_misuse_is_reported():
+    report = run(P.RetryingSender, AppliesSomethingElse, n_messages=1)
+    assert report.status == "error" and "apply(body) takes the body of a message" in report.problem
+    report = run(SendsNowhere, P.ProcessThenAckReceiver, n_messages=1)
+    assert report.status == "error" and "no node named 'reciever'" in report.problem
+
+
+def test_unimplemented_sender_is_reported():
+    report = run(Node, P.ProcessThenAckReceiver, n_messages=1)
+    assert report.status == "error" and "does not implement on_send" in report.problem
+
+
+def test_bounded_events_with_a_ping_pong():
+    class Ping(Node):
+        def on_send(self, msg_id, body):
+            self.send("receiver", msg_id, body)
+
+        def on_message(self, msg_id, body):
+            self.send("receiver", msg_id, body)
+
+    class Pong(Node):
+        def on_message(self, msg_id, body):
+            self.send("sender", msg_id, body)
+
+    report = run(Ping, Pong, n_messages=1, link=Link(delay=0.5), max_events=1000)
+    assert report.status == "event budget"
