@@ -33,7 +33,8 @@ def expected(semantic: str, *, loss: float, ack_loss: float = 0.0, max_retries: 
     s = (1 - p) * (1 - q)
     p_n = p ** n
     unacked = (1 - s) ** n                                    # every attempt failed
-    attempts = float(n) if s == 0 else (1 - unacked) / s      # E[min(geometric(s), N)]
+    # E[min(geometric(s), N)] = (1 - (1-s)^N) / s, computed without cancellation when s is tiny
+    attempts = float(n) if s == 0 else -math.expm1(n * math.log1p(-s)) / s if s < 1 else 1.0
     lost = p_n
     if semantic == "exactly-once":
         once, duplicated, effects = 1 - p_n, 0.0, 1 - p_n
