@@ -1,0 +1,271 @@
+"""Sequence diagrams and outcome bars, drawn headless (Agg), checked against the runs they show:
+one arrow per send event at the right times, one drop mark per lost send, one star per effect,
+bar heights equal to the simulated counts."""
+
+from collections import Counter
+
+import matplotlib
+import pytest
+from matplotlib.figure import Figure
+
+import semantics
+from semantics import plots
+from semantics.nodes import Node
+from semantics.protocols import InMemoryDedupReceiver, RetryingSender
+
+matplotlib.use("Agg")
+
+FAULT_MIXES = {  # name -> simulate() keywords; each mix must show the fault it is named after
+    "loss": dict(loss=0.4),
+    "ack loss": dict(loss=0.0, ack_loss=0.5),
+    "duplication": dict(loss=0.1, duplicate=0.5),
+    "jitter": dict(loss=0.1, jitter=1.5),
+    "crashes": dict(loss=0.1, crash_prob=0.08),
+    "partition": dict(loss=0.0, partitions=((2.5, 9.5),)),
+}
+SHOWS = {  # what each mix must produce at least once in the runs below, so no check is vacuous
+    "loss": lambda t: any(e.fate == "lost" and e.message == "data" for e in t),
+    "ack loss": lambda t: any(e.fate == "lost" and e.message == "ack" for e in t),
+    "duplication": lambda t: any("duplicate" in e.text for e in t),
+    "jitter": lambda t: len({round(e.until - e.time, 6) for e in t if e.kind == "send"}) > 1,
+    "crashes": lambda t: any(e.kind == "crash" for e in t),
+    "partition": lambda t: any(e.fate == "partitioned" for e in t),
+}
+
+
+def drawn_arrows(fig):
+    """(x0, y0, x1, y1, gid-style) of every arrow drawn: full arrows and half-way (dropped) ones."""
+    ax = fig.axes[0]
+    arrows = []
+    for p in ax.patches:
+        if p.get_gid() == "arrow":
+            (x0, y0), (x1, y1) = p._posA_posB
+            arrows.append((x0, y0, x1, y1))
+    for line in ax.lines:
+        if line.get_gid() == "arrow":
+            xs, ys = line.get_xdata(), line.get_ydata()
+            arrows.append((xs[0], ys[0], xs[1], ys[1]))
+    return arrows
+
+
+CASES = [(s, mix) for s in semantics.SEMANTICS for mix in FAULT_MIXES
+         if not (s == "at-most-once" and mix == "ack loss")]  # at-most-once sends no acks to lose
+
+
+@pytest.mark.parametrize("semantic, mix", CASES)
+def test_diagram_content_matches_the_run(semantic, mix):
+    # the first seed whose run shows the mix's fault
+    for seed in range(40):
+        report = semantics.simulate(semantic, n_messages=6, seed=seed, trace=True, **FAULT_MIXES[mix])
+        if SHOWS[mix](report.trace):
+            break
+    else:
+        pytest.fail(f"no seed in 0..39 shows {mix} for {semantic}: the mix no longer exercises it")
+    fig = plots.sequence_diagram(report)
+    assert isinstance(fig, Figure)
+    fig.canvas.draw()  # renders without error on Agg
+    marks = plots.count_marks(fig)
+    trace = report.trace
+    sends = [e for e in trace if e.kind == "send"]
+    kinds = Counter(e.kind for e in trace)
+
+    assert marks["arrow"] == len(sends)
+    assert marks["drop"] == sum(e.fate == "lost" for e in sends)
+    assert marks["partition"] == sum(e.fate == "partitioned" for e in sends)
+    assert marks["effect"] == report.effects == kinds["effect"]
+    assert marks["timer"] == kinds["timer"]
+    assert marks["down"] == kinds["down"]
+    assert marks["crash"] == report.crashes == kinds["crash"]
+    assert marks["restart"] == kinds["restart"]
+    assert marks["submit"] == report.n_messages
+    # the sender's own transmissions (network duplicates aside) are the report's attempts
+    assert sum(e.node == "sender" and e.message == "data" and "duplicate" not in e.text for e in sends) \
+        == report.attempts
+
+    # every arrow starts at its send time on the sender's lane and ends at its arrival (or half-way)
+    lane = {"sender": 0.0, "receiver": 1.0}
+    expected = Counter()
+    for e in sends:
+        x0, x1, y0, y1 = lane[e.node], lane[e.peer], e.time, e.until
+        if e.fate != "delivered":
+            x1, y1 = (x0 + x1) / 2, (y0 + y1) / 2
+        expected[(round(x0, 9), round(y0, 9), round(x1, 9), round(y1, 9))] += 1
+    drawn = Counter(tuple(round(float(v), 9) for v in a) for a in drawn_arrows(fig))
+    assert drawn == expected
+
+    # each effect is labelled with its message id
+    effect_labels = Counter(t.get_text() for t in fig.axes[0].texts if t.get_gid() == "effect-label")
+    assert effect_labels == Counter(f"effect {e.msg_id}" for e in trace if e.kind == "effect")
+
+
+def test_diagram_marks_crash_down_restart_and_gave_up_note():
+    report = semantics.run(RetryingSender, InMemoryDedupReceiver, n_messages=3,
+                           link=semantics.Link(ack_loss=0.5),
+                           faults=semantics.Faults(crash_times={"receiver": (1.5,)}, restart_after=4.0),
+                           seed=4, trace=True)
+    kinds = Counter(e.kind for e in report.trace)
+    assert kinds["down"] >= 1 and kinds["crash"] == 1 and kinds["note"] >= 1  # the scenario is what we test
+    fig = plots.sequence_diagram(report)
+    marks = plots.count_marks(fig)
+    assert marks["down"] == kinds["down"]
+    assert marks["crash"] == marks["restart"] == 1
+    assert marks["down-band"] == 1
+    notes = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "note-label"]
+    assert notes == [e.text for e in report.trace if e.kind == "note"]
+    assert any(n.startswith("gave up on") for n in notes)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    for entry in ("data message", "ack", "lost by the network", "effect applied", "crash",
+                  "arrived at a crashed node", "node down"):
+        assert entry in legend
+
+
+def test_stacked_labels_do_not_share_a_line():
+    report = semantics.run(RetryingSender, InMemoryDedupReceiver, n_messages=3,
+                           link=semantics.Link(ack_loss=1.0), seed=0, trace=True)
+    fig = plots.sequence_diagram(report)
+    ys = [t.get_position()[1] for t in fig.axes[0].texts
+          if t.get_gid() in ("timer-label", "note-label", "submit-label")]
+    assert len(ys) == len(set(ys))  # "timeout m1", "gave up on m1", "app sends m2" at t=12: stacked
+
+
+def test_messages_selects_what_is_drawn():
+    report = semantics.simulate("at-least-once", n_messages=5, loss=0.3, ack_loss=0.3, seed=2, trace=True)
+    for selection in (["m2", "m4"], [1, 3], ("m2", 3)):
+        fig = plots.sequence_diagram(report, messages=selection)
+        marks = plots.count_marks(fig)
+        assert marks["arrow"] == sum(e.kind == "send" and e.msg_id in ("m2", "m4") for e in report.trace)
+        assert marks["submit"] == 2
+        labels = {t.get_text().split()[0] for t in fig.axes[0].texts if t.get_gid() == "arrow-label"}
+        assert labels <= {"m2", "m4", "ack"}
+
+
+def test_long_runs_show_the_first_ten_messages_and_say_so():
+    report = semantics.simulate("exactly-once", n_messages=14, loss=0.2, seed=1, trace=True)
+    fig = plots.sequence_diagram(report)
+    marks = plots.count_marks(fig)
+    assert marks["submit"] == 10
+    assert marks["arrow"] == sum(e.kind == "send" and e.logical < 10 for e in report.trace)
+    assert "first 10 of 14" in fig.axes[0].get_title()
+
+
+class Relay(Node):
+    """A broker between sender and receiver: forwards messages, passes acks back."""
+
+    def on_message(self, msg_id, body):
+        self.send("receiver", msg_id, body)
+
+    def on_ack(self, msg_id):
+        self.ack(msg_id, to="sender")
+
+
+class ToBroker(RetryingSender):
+    def transmit(self, msg_id):
+        body, retries = self.unacked[msg_id]
+        self.send("broker", msg_id, body)
+        self.set_timer(msg_id, 6.0)
+
+
+class AckingReceiver(Node):
+    def on_message(self, msg_id, body):
+        self.apply(body)
+        self.ack(msg_id)
+
+
+def test_a_third_node_gets_its_own_lane_and_nodes_orders_lanes():
+    report = semantics.run(ToBroker, AckingReceiver, n_messages=2, others={"broker": Relay},
+                           link=semantics.Link(loss=0.3), seed=3, trace=True)
+    fig = plots.sequence_diagram(report)
+    lanes = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert lanes == ["sender", "receiver", "broker"]
+    assert plots.count_marks(fig)["arrow"] == sum(e.kind == "send" for e in report.trace)
+    fig = plots.sequence_diagram(report, nodes=["sender", "broker", "receiver"])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["sender", "broker", "receiver"]
+    # only the sender-broker lanes: arrows to or from the receiver are left out
+    fig = plots.sequence_diagram(report, nodes=["sender", "broker"])
+    assert plots.count_marks(fig)["arrow"] == sum(
+        e.kind == "send" and {e.node, e.peer} == {"sender", "broker"} for e in report.trace)
+
+
+def test_draws_into_a_given_axes():
+    report = semantics.simulate("at-most-once", n_messages=2, loss=0.5, seed=0, trace=True)
+    fig = Figure()
+    ax = fig.add_subplot(1, 2, 2)
+    assert plots.sequence_diagram(report, ax=ax, title="mine") is fig
+    assert ax.get_title() == "mine"
+
+
+def test_zero_messages_draws_empty_lanes():
+    report = semantics.simulate("at-most-once", n_messages=0, loss=0.5, seed=0, trace=True)
+    marks = plots.count_marks(plots.sequence_diagram(report))
+    assert marks["arrow"] == 0 and marks["lane"] == 2
+
+
+def test_sequence_diagram_argument_errors():
+    untraced = semantics.simulate("at-most-once", n_messages=3, loss=0.5, seed=0)
+    with pytest.raises(ValueError, match="trace=True"):
+        plots.sequence_diagram(untraced)
+    report = semantics.simulate("at-most-once", n_messages=3, loss=0.5, seed=0, trace=True)
+    with pytest.raises(TypeError, match="report must be a semantics Report"):
+        plots.sequence_diagram({"lost": 1})
+    with pytest.raises(ValueError, match=r"messages: logical index 3 is out of range; allowed 0 to 2"):
+        plots.sequence_diagram(report, messages=[3])
+    with pytest.raises(ValueError, match=r"no message 'm9'"):
+        plots.sequence_diagram(report, messages=["m9"])
+    with pytest.raises(TypeError, match="messages must be a collection"):
+        plots.sequence_diagram(report, messages="m1")
+    with pytest.raises(TypeError, match="nodes must be a sequence"):
+        plots.sequence_diagram(report, nodes="sender")
+    with pytest.raises(ValueError, match="nodes must not repeat"):
+        plots.sequence_diagram(report, nodes=["sender", "sender"])
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
+        plots.sequence_diagram(report, ax="left")
+    with pytest.raises(TypeError, match="title must be a string"):
+        plots.sequence_diagram(report, title=3)
+
+
+# -- outcome bars ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mix", [dict(loss=0.3, ack_loss=0.3), dict(loss=0.2, duplicate=0.3, jitter=1.0),
+                                 dict(loss=0.1, crash_prob=0.05)])
+def test_bar_heights_are_the_simulated_counts(mix):
+    reports = {s: semantics.simulate(s, n_messages=300, seed=5, **mix) for s in semantics.SEMANTICS}
+    fig = plots.outcome_bars(reports, title="compare")
+    fig.canvas.draw()
+    heights = plots.bar_heights(fig)
+    assert set(heights) == set(semantics.SEMANTICS)
+    for s, r in reports.items():
+        assert heights[s] == {"lost": r.lost, "once": r.once, "duplicated": r.duplicated}
+    # the stacks: each segment starts where the previous one ends, and the total is n_messages
+    for patch in fig.axes[0].patches:
+        gid = patch.get_gid() or ""
+        if gid.startswith("bar:duplicated:"):
+            r = reports[gid.split(":", 2)[2]]
+            assert patch.get_y() == r.lost + r.once
+            assert patch.get_y() + patch.get_height() == r.n_messages
+    attempts = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if (t.get_gid() or "").startswith("attempts:")}
+    assert attempts == {f"attempts:{s}": f"{r.attempts / r.n_messages:.2f} attempts/msg" for s, r in reports.items()}
+    assert reports["at-least-once"].duplicated > 0  # the comparison shows what it is for
+
+
+def test_normalized_bars_are_fractions_of_each_run():
+    reports = {"small": semantics.simulate("at-least-once", n_messages=50, loss=0.3, ack_loss=0.3, seed=1),
+               "large": semantics.simulate("at-least-once", n_messages=400, loss=0.3, ack_loss=0.3, seed=1)}
+    heights = plots.bar_heights(plots.outcome_bars(reports, normalize=True))
+    for label, r in reports.items():
+        assert heights[label] == pytest.approx({k: getattr(r, k) / r.n_messages for k in plots.OUTCOMES})
+        assert sum(heights[label].values()) == pytest.approx(1.0)
+
+
+def test_outcome_bars_argument_errors():
+    r = semantics.simulate("at-most-once", n_messages=3, loss=0.5, seed=0)
+    with pytest.raises(TypeError, match="reports must be a mapping"):
+        plots.outcome_bars([r])
+    with pytest.raises(ValueError, match="at least one"):
+        plots.outcome_bars({})
+    with pytest.raises(TypeError, match=r"reports\['a'\] must be a semantics Report"):
+        plots.outcome_bars({"a": 3})
+    with pytest.raises(TypeError, match="labels must be strings"):
+        plots.outcome_bars({1: r})
+    with pytest.raises(TypeError, match="normalize must be True or False"):
+        plots.outcome_bars({"a": r}, normalize="yes")
