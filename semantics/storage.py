@@ -265,15 +265,20 @@ def _kill_all() -> None:
         _kill_group(proc)
 
 
-def _start_consumer(directory: Path, mode: str, pause: float) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "semantics.storage", "consume", str(directory), "--mode", mode,
-           "--pause", repr(pause), "--parent-pid", str(os.getpid())]
-    # start_new_session: the consumer leads its own process group, so killpg reaches it and
+def start_process(command: Sequence[str], *, cwd: str | os.PathLike | None = None) -> subprocess.Popen:
+    """Start ``command`` as the leader of a new process group, tracked so that it is killed at
+    interpreter exit whatever happens. The labs' consumers all start this way."""
+    # start_new_session: the child leads its own process group, so killpg reaches it and
     # anything it might start, and a Ctrl-C in the notebook does not hit it by accident.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, cwd=directory)
+    proc = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, cwd=cwd)
     _LIVE.add(proc)
     return proc
+
+
+def _consumer_command(directory: Path, mode: str, pause: float) -> list[str]:
+    return [sys.executable, "-m", "semantics.storage", "consume", str(directory), "--mode", mode,
+            "--pause", repr(pause), "--parent-pid", str(os.getpid())]
 
 
 def _wait_ready(proc: subprocess.Popen, timeout: float) -> None:
@@ -321,7 +326,25 @@ def run_lab(mode: str, *, n_messages: int = 200, kills: int = 30, max_delay: flo
 def _run(d: Path, mode: str, n_messages: int, kills: int, max_delay: float, pause: float,
          seed: int, timeout: float) -> LabResult:
     create_lab(d, n_messages=n_messages, seed=seed)
-    rng = random.Random(seed)
+    start = time.monotonic()
+    done, starts = kill_and_restart(_consumer_command(d, mode, pause), cwd=d, kills=kills, max_delay=max_delay,
+                                    seed=seed, timeout=timeout, what=f"{mode} consumer")
+    return count_outcomes(d, mode=mode, kills=done, starts=starts, pause=pause, max_delay=max_delay,
+                          seconds=time.monotonic() - start)
+
+
+def kill_and_restart(command: Sequence[str], *, cwd: str | os.PathLike | None = None, kills: int,
+                     max_delay: float, seed: int = 0, timeout: float = 120.0,
+                     what: str = "consumer") -> tuple[int, int]:
+    """The harness: start ``command`` (which prints READY when it can work and exits 0 when its
+    work is done), SIGKILL its process group after a seeded random delay in [0, max_delay] s,
+    restart it, ``kills`` times; then let the last incarnation finish. Returns (kills that
+    struck, processes started). Raises LabError when the command fails on its own or the
+    whole run exceeds ``timeout`` s. No process outlives the call, even on an exception."""
+    kills = check_int("kills", kills, low=0, high=100_000)
+    max_delay = check_number("max_delay", max_delay, low=0.0, high=10.0, low_open=True)
+    timeout = check_number("timeout", timeout, low=0.0, low_open=True)
+    rng = random.Random(check_int("seed", seed, low=0))
     start = time.monotonic()
     done = starts = 0
     proc: subprocess.Popen | None = None
@@ -329,9 +352,9 @@ def _run(d: Path, mode: str, n_messages: int, kills: int, max_delay: float, paus
         while True:
             left = timeout - (time.monotonic() - start)
             if left <= 0:
-                raise LabError(f"the {mode} lab did not drain {n_messages} messages within timeout={timeout} s "
-                               f"({done} kills so far); raise timeout or lower n_messages")
-            proc = _start_consumer(d, mode, pause)
+                raise LabError(f"the {what} did not finish its work within timeout={timeout} s "
+                               f"({done} kills so far); raise timeout or give it less work")
+            proc = start_process(command, cwd=cwd)
             starts += 1
             _wait_ready(proc, min(left, 30.0))
             try:
@@ -341,17 +364,15 @@ def _run(d: Path, mode: str, n_messages: int, kills: int, max_delay: float, paus
                 if done < kills:
                     done += 1
                     continue
-                raise LabError(f"the last {mode} consumer did not drain the queue within timeout={timeout} s")
+                raise LabError(f"the last {what} did not finish its work within timeout={timeout} s") from None
             err = proc.stderr.read()
             _kill_group(proc)            # reaps it and closes its pipes
             if proc.returncode != 0:
-                raise LabError(f"the {mode} consumer failed on its own (exit code {proc.returncode}):\n{err.strip()}")
-            break                        # it drained the queue and exited
+                raise LabError(f"the {what} failed on its own (exit code {proc.returncode}):\n{err.strip()}")
+            return done, starts
     finally:
         if proc is not None and proc.returncode is None:
             _kill_group(proc)
-    return count_outcomes(d, mode=mode, kills=done, starts=starts, pause=pause, max_delay=max_delay,
-                          seconds=time.monotonic() - start)
 
 
 def compare_modes(modes: Sequence[str] = MODES, **kwargs: Any) -> dict[str, LabResult]:

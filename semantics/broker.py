@@ -1,0 +1,624 @@
+"""The Redis Streams lab: a private redis-server, and the consumers the lab crashes.
+
+``RedisServer`` starts ``redis-server`` on 127.0.0.1, on a free port, in a temporary directory,
+with append-only persistence (``appendfsync always``: each write is fsync'ed before the reply),
+and stops it (process group, atexit, and the parent-death signal when ``setpriv`` exists, so no
+server outlives its notebook or test). ``open_lab`` uses the server named by ``COURSE_REDIS_URL``
+when that variable is set, and otherwise starts a private one.
+
+A consumer (``python -m semantics.broker consume ...``, run in a child process so that SIGKILL
+is real) reads a consumer group with XREADGROUP, applies each entry's effect (a deposit: a balance
+plus a per-message effect counter, the lab's measuring instrument) and acknowledges with XACK:
+
+- ``plain``: effect, then XACK: at-least-once. A crash between them leaves the entry in the
+  pending entries list; nothing redelivers it until a consumer claims it (XAUTOCLAIM): duplicates.
+- ``noack``: XREADGROUP NOACK (delivery counts as acknowledgement), then the effect: at-most-once.
+  A crash between them: losses.
+- ``idempotent``: a Lua script adds the entry id to a "processed" set and applies the effect only if
+  the id was new, atomically (Redis runs a script with no other command in between), then XACK:
+  at-least-once delivery + deduplication committed atomically with the effect = exactly-once effect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .storage import READY, LabError, kill_and_restart, processes_mentioning, start_process
+from .validation import check_choice, check_int, check_number
+
+REDIS_URL_ENV = "COURSE_REDIS_URL"
+MODES = ("plain", "noack", "idempotent")
+INSTALL_HINT = ("Install it with `sudo apt-get install redis-server` (Debian/Ubuntu), "
+                "`conda install -c conda-forge redis-server` (conda, Binder) or `brew install redis` (macOS), "
+                f"or set {REDIS_URL_ENV}=redis://HOST:PORT/0 to use a server you already run.")
+ORPHANED = 3
+
+# The idempotent consumer's atomic step: remember the entry id and apply the effect, or neither.
+# KEYS: processed set, balance, effects hash; ARGV: entry id, amount, message id.
+APPLY_ONCE = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+redis.call('INCRBY', KEYS[2], ARGV[2])
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+return 1
+"""
+
+
+class BrokerError(RuntimeError):
+    """The broker lab cannot go on; the message says why and what to do."""
+
+
+class RedisUnavailable(BrokerError):
+    """No redis-server binary, and no COURSE_REDIS_URL."""
+
+
+class PortInUse(BrokerError):
+    """The port asked for is taken on 127.0.0.1."""
+
+
+class BrokerDied(BrokerError):
+    """The redis-server process exited while the lab was using it."""
+
+
+# --------------------------------------------------------------------------- finding and starting a server
+
+def find_redis_server(binary: str | None = None) -> str:
+    """The path of the redis-server binary (``binary`` if given, else the one on PATH), or
+    RedisUnavailable saying how to install one."""
+    if binary is not None and not isinstance(binary, str):
+        raise TypeError(f"binary must be a path string or None, got {binary!r} of type {type(binary).__name__}")
+    name = binary or "redis-server"
+    path = shutil.which(name)
+    if path is None:
+        where = f"{name!r} is not an executable file" if binary else "no redis-server on PATH"
+        raise RedisUnavailable(f"The Redis lab needs a redis-server binary: {where}. {INSTALL_HINT}")
+    return path
+
+
+def redis_available() -> tuple[bool, str]:
+    """(True, where) when the lab can run (COURSE_REDIS_URL set, or a redis-server binary found),
+    else (False, why and how to install): what notebooks print and tests skip with."""
+    if os.environ.get(REDIS_URL_ENV):
+        return True, f"{REDIS_URL_ENV}={os.environ[REDIS_URL_ENV]}"
+    try:
+        return True, find_redis_server()
+    except RedisUnavailable as e:
+        return False, str(e)
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something already listens on (host, port), or the port cannot be bound."""
+    port = check_int("port", port, low=1, high=65535)
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_SERVERS: set["RedisServer"] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_SERVERS):
+        server.stop()
+
+
+class RedisServer:
+    """A private redis-server on 127.0.0.1 (a context manager; ``stop`` is idempotent).
+
+    ``appendfsync`` is "always" by default: Redis fsyncs the append-only file before replying to a
+    write, so an acknowledged write survives a crash of the server (or of the machine).
+    """
+
+    def __init__(self, *, port: int | None = None, binary: str | None = None, appendfsync: str = "always",
+                 startup_timeout: float = 10.0) -> None:
+        self.port_requested = None if port is None else check_int("port", port, low=1, high=65535)
+        self.appendfsync = check_choice("appendfsync", appendfsync, ("always", "everysec", "no"))
+        self.startup_timeout = check_number("startup_timeout", startup_timeout, low=0.0, low_open=True)
+        self.binary = find_redis_server(binary)
+        self.port: int | None = None
+        self.proc: subprocess.Popen | None = None
+        self.directory: Path | None = None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    # -- life cycle
+    def start(self) -> "RedisServer":
+        if self.proc is not None and self.proc.poll() is None:
+            return self
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="course-redis-")
+            self.directory = Path(self._tmp.name)
+        _SERVERS.add(self)
+        attempts = 1 if self.port_requested else 3    # a free port can be taken between pick and bind
+        for attempt in range(attempts):
+            port = self.port or self.port_requested or free_port()
+            if port_in_use(port):
+                if self.port_requested or self.port:
+                    raise PortInUse(f"port {port} on 127.0.0.1 is already in use by another program; "
+                                    f"choose another port, or pass port=None to let the lab pick a free one")
+                continue
+            self.port = port
+            try:
+                self._launch()
+                return self
+            except PortInUse:
+                if self.port_requested or attempt == attempts - 1:
+                    raise
+                self.port = None
+        raise BrokerError("could not find a free port on 127.0.0.1 for redis-server")
+
+    def _launch(self) -> None:
+        assert self.directory is not None and self.port is not None
+        args = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
+                "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
+                "--daemonize", "no", "--protected-mode", "yes", "--logfile", "redis.log"]
+        setpriv = shutil.which("setpriv")
+        if setpriv and sys.platform.startswith("linux"):
+            # The kernel SIGKILLs the server if this Python process dies without cleaning up
+            # (a kernel killed by the OS, a test runner SIGKILLed by CI).
+            args = [setpriv, "--pdeathsig", "KILL", "--"] + args
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, cwd=self.directory, start_new_session=True)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                log = self.log_tail()
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                self._reap()
+                if "Address already in use" in log + err:
+                    raise PortInUse(f"port {self.port} on 127.0.0.1 is already in use by another program; "
+                                    f"choose another port, or pass port=None to let the lab pick a free one")
+                raise BrokerError(f"redis-server exited at start-up (exit code {self.proc.returncode}); "
+                                  f"its log:\n{(log + err).strip() or '(empty)'}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self._reap()
+        raise BrokerError(f"redis-server did not answer on 127.0.0.1:{self.port} within "
+                          f"startup_timeout={self.startup_timeout} s; its log:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash, for the lab); its directory and AOF stay for ``start``."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self._reap()
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s) and delete its directory."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._reap()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+        _SERVERS.discard(self)
+
+    def _reap(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)      # anything left in its group
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:                 # pragma: no cover
+            pass
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+    def __enter__(self) -> "RedisServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- state
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = 8) -> str:
+        path = None if self.directory is None else self.directory / "redis.log"
+        if path is None or not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def check(self) -> None:
+        """Raise BrokerDied with a clear message if the server is no longer running."""
+        if not self.alive():
+            code = None if self.proc is None else self.proc.returncode
+            raise BrokerDied(f"redis-server on 127.0.0.1:{self.port} is not running (exit code {code}): it died "
+                             f"during the lab. Re-run the lab's start cell to start a fresh one. "
+                             f"Last log lines:\n{self.log_tail() or '(none)'}")
+
+    def __repr__(self) -> str:
+        state = "running" if self.alive() else "stopped"
+        return f"RedisServer(127.0.0.1:{self.port}, {state}, appendonly yes, appendfsync {self.appendfsync})"
+
+
+# --------------------------------------------------------------------------- the lab's connection
+
+@dataclass
+class Lab:
+    """A connection for the lab: a redis-py client, the server (None when COURSE_REDIS_URL names
+    an external one) and a key prefix (so an external server's other keys are never touched)."""
+
+    client: Any
+    server: RedisServer | None
+    url: str
+    prefix: str
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``client.<method>(...)``, turning a lost connection into a clear BrokerDied."""
+        import redis
+
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            if self.server is not None:
+                self.server.check()
+            raise BrokerDied(f"lost the connection to Redis at {self.url}: {e}") from e
+
+    def close(self) -> None:
+        try:
+            if self.server is None:      # external server: remove only our keys
+                keys = list(self.client.scan_iter(match=f"{self.prefix}*"))
+                if keys:
+                    self.client.delete(*keys)
+        except Exception:
+            pass
+        finally:
+            self.client.close()
+            if self.server is not None:
+                self.server.stop()
+
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open_lab(*, port: int | None = None, binary: str | None = None, appendfsync: str = "always") -> Lab:
+    """Connect to ``COURSE_REDIS_URL`` if set, else start a private RedisServer; return a Lab.
+    Raises RedisUnavailable (with install instructions) when neither is possible."""
+    import redis
+
+    url = os.environ.get(REDIS_URL_ENV)
+    server = None
+    if not url:
+        server = RedisServer(port=port, binary=binary, appendfsync=appendfsync).start()
+        url = server.url
+    client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10)
+    try:
+        client.ping()
+    except redis.ConnectionError as e:
+        if server is not None:
+            server.stop()
+        raise BrokerError(f"cannot reach Redis at {url} ({REDIS_URL_ENV}): {e}") from e
+    prefix = f"course:{os.getpid()}:{random.randrange(16**6):06x}:"
+    return Lab(client=client, server=server, url=url, prefix=prefix)
+
+
+# --------------------------------------------------------------------------- producing and counting
+
+def produce(lab_or_client: Any, stream: str, n_messages: int, *, seed: int = 0) -> list[str]:
+    """XADD ``n_messages`` deposits (fields ``msg`` = 1..n, ``amount`` seeded); return entry ids."""
+    client = _client(lab_or_client)
+    stream = _check_key("stream", stream)
+    n_messages = check_int("n_messages", n_messages, low=1, high=1_000_000)
+    rng = random.Random(check_int("seed", seed, low=0))
+    pipe = client.pipeline(transaction=False)
+    for i in range(1, n_messages + 1):
+        pipe.xadd(stream, {"msg": i, "amount": rng.randint(1, 100)})
+    return list(pipe.execute())
+
+
+@dataclass(frozen=True)
+class StreamTally:
+    """What the consumers did to each message of the stream. lost + once + duplicated == n_messages."""
+
+    n_messages: int
+    lost: int
+    once: int
+    duplicated: int
+    effects: int
+    pending: int
+    balance: int
+    expected_balance: int
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0
+
+    def line(self) -> str:
+        return (f"messages {self.n_messages}: lost {self.lost}, once {self.once}, duplicated {self.duplicated}; "
+                f"pending {self.pending}; balance {self.balance} (expected {self.expected_balance})")
+
+
+def tally(lab: Lab, stream: str, group: str, prefix: str) -> StreamTally:
+    """Count effects per message from the effects hash ``{prefix}effects`` and the balance."""
+    entries = lab.call("xrange", stream)
+    effects = {int(k): int(v) for k, v in lab.call("hgetall", f"{prefix}effects").items()}
+    counts = [effects.get(int(fields["msg"]), 0) for _, fields in entries]
+    pending = lab.call("xpending", stream, group)["pending"]
+    return StreamTally(n_messages=len(entries), lost=sum(c == 0 for c in counts), once=sum(c == 1 for c in counts),
+                       duplicated=sum(c >= 2 for c in counts), effects=sum(counts), pending=pending,
+                       balance=int(lab.call("get", f"{prefix}balance") or 0),
+                       expected_balance=sum(int(f["amount"]) for _, f in entries))
+
+
+# --------------------------------------------------------------------------- the consumer
+
+def consume(url: str, *, stream: str, group: str, consumer: str, mode: str, prefix: str, count: int = 1,
+            pause: float = 0.0, claim_idle_ms: int | None = None, crash_in_window: int | None = None,
+            parent_pid: int | None = None, announce: bool = False, batches: int | None = None) -> int:
+    """Process entries of ``group`` as ``consumer`` in ``mode``; return how many it handled.
+
+    First, when ``claim_idle_ms`` is set, XAUTOCLAIM every pending entry idle at least that long
+    (entries a crashed consumer left behind); then XREADGROUP new entries (">"), ``count`` per
+    call, until none are left (or after ``batches`` calls). ``crash_in_window=k`` SIGKILLs this
+    process inside the failure window of the k-th entry (between effect and XACK; with noack,
+    between delivery and effect): a deterministic crash point for the notebook.
+    """
+    import redis
+
+    mode = check_choice("mode", mode, MODES)
+    count = check_int("count", count, low=1, high=10_000)
+    pause = check_number("pause", pause, low=0.0, high=1.0)
+    r = redis.Redis.from_url(url, decode_responses=True)
+    apply_once = r.register_script(APPLY_ONCE)
+    processed, balance, effects = f"{prefix}processed", f"{prefix}balance", f"{prefix}effects"
+    handled = 0
+    if announce:
+        r.ping()        # connect first: the harness's kill delays count from "able to work"
+        print(READY, flush=True)
+
+    def window() -> None:
+        time.sleep(pause)
+        if crash_in_window is not None and handled + 1 == crash_in_window:
+            os.kill(os.getpid(), signal.SIGKILL)      # a real crash: no finally, no atexit
+
+    def handle(entry_id: str, fields: dict) -> None:
+        msg, amount = fields["msg"], int(fields["amount"])
+        if mode == "noack":
+            window()                                  # already "acknowledged" by delivery
+            _apply(r, balance, effects, msg, amount)
+        elif mode == "plain":
+            _apply(r, balance, effects, msg, amount)
+            window()
+            r.xack(stream, group, entry_id)
+        else:
+            apply_once(keys=[processed, balance, effects], args=[entry_id, amount, msg])
+            window()
+            r.xack(stream, group, entry_id)
+
+    if claim_idle_ms is not None:
+        start = "0-0"
+        while True:
+            if parent_pid is not None and os.getppid() != parent_pid:
+                raise SystemExit(ORPHANED)
+            start, claimed, _deleted = r.xautoclaim(stream, group, consumer, claim_idle_ms, start, count=count)
+            for entry_id, fields in claimed:
+                if fields:                            # None/empty: trimmed entry
+                    handle(entry_id, fields)
+                    handled += 1
+            if start == "0-0":
+                break
+    calls = 0
+    while batches is None or calls < batches:
+        if parent_pid is not None and os.getppid() != parent_pid:
+            raise SystemExit(ORPHANED)                # the harness died: never outlive it
+        reply = r.xreadgroup(group, consumer, {stream: ">"}, count=count, noack=(mode == "noack"))
+        calls += 1
+        if not reply:
+            break
+        for entry_id, fields in reply[0][1]:
+            handle(entry_id, fields)
+            handled += 1
+    r.close()
+    return handled
+
+
+def _apply(r: Any, balance: str, effects: str, msg: str, amount: int) -> None:
+    # MULTI/EXEC: the deposit and its measurement commit together (no deduplication here).
+    pipe = r.pipeline(transaction=True)
+    pipe.incrby(balance, amount)
+    pipe.hincrby(effects, msg, 1)
+    pipe.execute()
+
+
+def consumer_command(lab: Lab, *, stream: str, group: str, consumer: str, mode: str, count: int = 1,
+                     pause: float = 0.0, claim_idle_ms: int | None = None, crash_in_window: int | None = None,
+                     batches: int | None = None) -> list[str]:
+    """The command line of a consumer child process (what ``run_consumer`` and the kill loop start)."""
+    mode = check_choice("mode", mode, MODES)
+    cmd = [sys.executable, "-m", "semantics.broker", "consume", "--url", lab.url, "--stream", stream,
+           "--group", group, "--consumer", consumer, "--mode", mode, "--prefix", lab.prefix,
+           "--count", str(check_int("count", count, low=1, high=10_000)),
+           "--pause", repr(check_number("pause", pause, low=0.0, high=1.0)), "--parent-pid", str(os.getpid())]
+    if claim_idle_ms is not None:
+        cmd += ["--claim-idle-ms", str(check_int("claim_idle_ms", claim_idle_ms, low=0))]
+    if crash_in_window is not None:
+        cmd += ["--crash-in-window", str(check_int("crash_in_window", crash_in_window, low=1))]
+    if batches is not None:
+        cmd += ["--batches", str(check_int("batches", batches, low=1))]
+    return cmd
+
+
+@dataclass(frozen=True)
+class ConsumerRun:
+    """How a consumer child process ended."""
+
+    consumer: str
+    returncode: int
+    killed: bool          # ended by SIGKILL (the crash the lab asked for)
+    stderr: str
+
+
+def run_consumer(lab: Lab, *, timeout: float = 60.0, **kwargs: Any) -> ConsumerRun:
+    """Run one consumer child process to its end (its work done, or its planned crash)."""
+    timeout = check_number("timeout", timeout, low=0.0, low_open=True)
+    cmd = consumer_command(lab, **kwargs)
+    proc = start_process(cmd)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise LabError(f"consumer {kwargs.get('consumer')!r} did not finish within timeout={timeout} s") from None
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        from .storage import _LIVE
+        _LIVE.discard(proc)
+    killed = proc.returncode == -signal.SIGKILL
+    if proc.returncode != 0 and not killed:
+        if lab.server is not None:
+            lab.server.check()
+        raise LabError(f"consumer {kwargs.get('consumer')!r} failed (exit code {proc.returncode}):\n{err.strip()}")
+    return ConsumerRun(consumer=kwargs.get("consumer", ""), returncode=proc.returncode, killed=killed, stderr=err)
+
+
+@dataclass(frozen=True)
+class BrokerLabResult:
+    mode: str
+    kills: int
+    starts: int
+    tally: StreamTally
+    seconds: float
+
+    def verdict(self) -> str:
+        t = self.tally
+        if t.exactly_once:
+            return f"{self.mode}: 0 lost, 0 duplicated: exactly-once effect held"
+        seen = [f"{w} seen" for w, n in (("losses", t.lost), ("duplicates", t.duplicated)) if n]
+        return f"{self.mode}: {' and '.join(seen)}: exactly-once effect broken"
+
+    def summary(self) -> str:
+        return f"{self.mode:10s} kills {self.kills:3d}  {self.tally.line()}  {self.seconds:.1f} s"
+
+
+def run_broker_lab(lab: Lab, mode: str, *, n_messages: int = 100, kills: int = 20, max_delay: float = 0.03,
+                   pause: float = 0.005, seed: int = 0, timeout: float = 120.0) -> BrokerLabResult:
+    """The SQLite lab's harness on Redis: a fresh stream of ``n_messages`` deposits and a group; a
+    consumer in ``mode`` SIGKILLed ``kills`` times at random moments; each restart first claims
+    (XAUTOCLAIM, min idle 0: the previous incarnation is dead) what its predecessor left pending."""
+    mode = check_choice("mode", mode, MODES)
+    stream, group = lab.key(f"kill:{mode}:{seed}:stream"), "workers"
+    prefix = lab.key(f"kill:{mode}:{seed}:")
+    lab.call("delete", stream, f"{prefix}processed", f"{prefix}balance", f"{prefix}effects")
+    produce(lab.client, stream, n_messages, seed=seed)
+    lab.call("xgroup_create", stream, group, id="0")
+    start = time.monotonic()
+    cmd = consumer_command(lab, stream=stream, group=group, consumer="worker", mode=mode, pause=pause,
+                           claim_idle_ms=0)
+    cmd[cmd.index("--prefix") + 1] = prefix
+    try:
+        done, starts = kill_and_restart(cmd, kills=kills, max_delay=max_delay, seed=seed, timeout=timeout,
+                                        what=f"{mode} Redis consumer")
+    except LabError:
+        if lab.server is not None:
+            lab.server.check()          # a dead server explains the failure better
+        raise
+    return BrokerLabResult(mode=mode, kills=done, starts=starts, tally=tally(lab, stream, group, prefix),
+                           seconds=time.monotonic() - start)
+
+
+# --------------------------------------------------------------------------- notebook support
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext semantics.broker`` registers ``%%needs_redis``: the cell runs when the lab can
+    reach a Redis server, and otherwise prints why it was skipped (and how to install one)."""
+
+    def needs_redis(line: str, cell: str) -> None:
+        ok, why = redis_available()
+        if not ok:
+            print(f"(cell skipped: {why.split('. ')[0]}; see the install instructions above)")
+            return
+        ipython.ex(cell)                 # exceptions propagate: a failing cell still fails
+
+    ipython.register_magic_function(needs_redis, "cell", "needs_redis")
+
+
+def _client(lab_or_client: Any) -> Any:
+    return lab_or_client.client if isinstance(lab_or_client, Lab) else lab_or_client
+
+
+def _check_key(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty string (a Redis key), got {value!r}")
+    return value
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m semantics.broker",
+                                     description="The Redis Streams lab's consumer (the process the lab crashes).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("consume")
+    c.add_argument("--url", required=True)
+    c.add_argument("--stream", required=True)
+    c.add_argument("--group", required=True)
+    c.add_argument("--consumer", required=True)
+    c.add_argument("--mode", choices=MODES, required=True)
+    c.add_argument("--prefix", required=True)
+    c.add_argument("--count", type=int, default=1)
+    c.add_argument("--pause", type=float, default=0.0)
+    c.add_argument("--claim-idle-ms", type=int, default=None)
+    c.add_argument("--crash-in-window", type=int, default=None)
+    c.add_argument("--batches", type=int, default=None)
+    c.add_argument("--parent-pid", type=int, default=None)
+    a = parser.parse_args(argv)
+    consume(a.url, stream=a.stream, group=a.group, consumer=a.consumer, mode=a.mode, prefix=a.prefix,
+            count=a.count, pause=a.pause, claim_idle_ms=a.claim_idle_ms, crash_in_window=a.crash_in_window,
+            parent_pid=a.parent_pid, announce=True, batches=a.batches)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
