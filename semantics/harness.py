@@ -216,10 +216,12 @@ class _Run:
     """The state of one run. Built and executed by ``run``."""
 
     def __init__(self, nodes: dict[str, NodeFactory], *, submit_to: str, n_messages: int, link: Link,
+                 links: dict[frozenset, Link],
                  faults: Faults, seed: int, interval: float | None, contents: Sequence[Any],
                  trace: bool, max_events: int) -> None:
         self.engine = Engine(seed, max_events)
         self.link = link
+        self.links = links  # per pair of nodes, overriding ``link``
         self.faults = faults
         self.seed = seed
         self.n = n_messages
@@ -243,7 +245,7 @@ class _Run:
         self.hosts = {name: Host(self, name, factory) for name, factory in nodes.items()}
         self.submit_host = self.hosts[submit_to]
         # the common case (no jitter, partitions, duplication or trace) takes a shorter path
-        self.fast = not (link.jitter or link.partitions or link.duplicate or trace)
+        self.fast = not (link.jitter or link.partitions or link.duplicate or trace or links)
         self.delay = link.delay
         self.random = self.engine.rng.random
         self.queue = self.engine.queue
@@ -251,7 +253,7 @@ class _Run:
 
     # -- the network -----------------------------------------------------------------------
     def transmit(self, src: Host, dst: Host, kind: str, msg_id: Hashable, body: Any, logical: int | None) -> None:
-        link = self.link
+        link = self.links.get(frozenset((src.name, dst.name)), self.link) if self.links else self.link
         engine = self.engine
         rng = engine.rng
         p = link.loss if kind is DATA else link.ack_loss
@@ -506,7 +508,8 @@ def _factory(param: str, value: Any) -> NodeFactory:
 
 
 def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *, n_messages: int,
-        link: Link | None = None, faults: Faults | None = None, seed: int = 0,
+        link: Link | None = None, links: dict[tuple[str, str], Link] | None = None,
+        faults: Faults | None = None, seed: int = 0,
         interval: float | None = None, contents: Sequence[Any] | None = None, trace: bool = False,
         max_events: int | None = None, wall_clock: float | None = 10.0,
         others: dict[str, type[Node] | NodeFactory] | None = None) -> Report:
@@ -514,6 +517,7 @@ def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *,
 
     sender, receiver: Node subclasses (or functions returning a fresh node), built again at every restart.
     link:        the network's fault model (default: a perfect link with delay 1).
+    links:       {(node_a, node_b): Link} for pairs whose link differs from ``link`` (both directions).
     faults:      crashes and restarts (default: none).
     interval:    None for stop-and-wait (the next message starts when nothing is in flight), or
                  the time between two messages the application submits (several then overlap).
@@ -528,6 +532,13 @@ def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *,
         link = Link()
     elif not isinstance(link, Link):
         raise TypeError(f"link must be a semantics.Link, got {link!r}")
+    pair_links: dict[frozenset, Link] = {}
+    for pair, pair_link in (links or {}).items():
+        if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise TypeError(f"links keys must be (node, node) pairs of names, got {pair!r}")
+        if not isinstance(pair_link, Link):
+            raise TypeError(f"links[{pair!r}] must be a semantics.Link, got {pair_link!r}")
+        pair_links[frozenset(pair)] = pair_link
     if faults is None:
         faults = NO_FAULTS
     elif not isinstance(faults, Faults):
@@ -546,5 +557,9 @@ def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *,
     nodes = {SENDER: _factory("sender", sender), RECEIVER: _factory("receiver", receiver)}
     for name, factory in (others or {}).items():
         nodes[name] = _factory(f"others[{name!r}]", factory)
-    return _Run(nodes, submit_to=SENDER, n_messages=n, link=link, faults=faults, seed=seed, interval=interval,
+    for pair in pair_links:
+        for name in pair:
+            if name not in nodes:
+                raise ValueError(f"links names node {name!r}; nodes are {', '.join(map(repr, nodes))}")
+    return _Run(nodes, submit_to=SENDER, n_messages=n, link=link, links=pair_links, faults=faults, seed=seed, interval=interval,
                 contents=contents, trace=trace, max_events=max_events).execute(wall_clock)

@@ -140,3 +140,27 @@ def test_scheduled_crash_of_the_sender_between_handlers():
     assert report.message(0).effects == 1 and not report.message(0).acked
     assert [e.kind for e in report.trace if e.msg_id == "m1" and e.message == "ack"] == ["send", "down"]
     assert all(m.acked for m in report.messages()[1:])
+
+
+def test_per_link_fault_models():
+    """A broker between sender and receiver: a perfect first hop, a lossy second hop."""
+
+    class Broker(semantics.Node):
+        def on_message(self, msg_id, body):
+            if self.peer == "sender":
+                self.send("receiver", msg_id, body)
+            self.ack(msg_id)
+
+    class ToBroker(P.RetryingSender):
+        def transmit(self, msg_id):
+            body, retries = self.unacked[msg_id]
+            self.send("broker", msg_id, body)
+            self.set_timer(msg_id, self.timeout)
+
+    report = run(ToBroker, P.ApplyReceiver, n_messages=2000, others={"broker": Broker}, seed=3,
+                 link=Link(), links={("broker", "receiver"): Link(loss=0.25)}, trace=True)
+    first_hop = [e for e in report.trace if e.kind == "send" and {e.node, e.peer} == {"sender", "broker"}]
+    second_hop = [e for e in report.trace if e.kind == "send" and {e.node, e.peer} == {"broker", "receiver"}]
+    assert all(e.fate == "delivered" for e in first_hop)
+    assert 0.2 < sum(e.fate == "lost" for e in second_hop) / len(second_hop) < 0.3
+    assert report.lost == sum(e.fate == "lost" and e.message == "data" for e in second_hop)
