@@ -466,6 +466,21 @@ def consume(url: str, *, stream: str, group: str, consumer: str, mode: str, pref
     return handled
 
 
+def apply_effect(lab: Lab, prefix: str, msg: str | int, amount: int) -> None:
+    """Apply one deposit by hand (what a consumer does), for the notebook's step-by-step cells."""
+    if not isinstance(lab, Lab):
+        raise TypeError(f"lab must be the Lab that open_lab returned, got {type(lab).__name__}")
+    _check_key("prefix", prefix)
+    amount = check_int("amount", int(amount) if isinstance(amount, str) else amount, low=0)
+    try:
+        _apply(lab.client, f"{prefix}balance", f"{prefix}effects", str(msg), amount)
+    except Exception as e:
+        import redis
+        if isinstance(e, (redis.ConnectionError, redis.TimeoutError)):
+            lab.call("ping")     # raises the clear BrokerDied
+        raise
+
+
 def _apply(r: Any, balance: str, effects: str, msg: str, amount: int) -> None:
     # MULTI/EXEC: the deposit and its measurement commit together (no deduplication here).
     pipe = r.pipeline(transaction=True)

@@ -292,11 +292,21 @@ def _wait_ready(proc: subprocess.Popen, timeout: float) -> None:
                 return
         else:
             line = ""
-    proc.poll()
-    err = proc.stderr.read() if proc.returncode is not None else ""
+    try:
+        proc.wait(timeout=1)        # it may be exiting: let it finish writing its error
+    except subprocess.TimeoutExpired:
+        pass
+    code = proc.returncode          # None: it hung before READY (we kill it now)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    err = proc.stderr.read()
     _kill_group(proc)
-    raise LabError(f"the consumer process did not start (exit code {proc.returncode}, "
-                   f"output {line!r}); its error output:\n{err.strip() or '(none)'}")
+    state = f"exit code {code}" if code is not None else f"no {READY!r} within {timeout:g} s, killed"
+    raise LabError(f"the consumer process did not start ({state}, output {line!r}); "
+                   f"its error output:\n{err.strip() or '(none)'}")
 
 
 def run_lab(mode: str, *, n_messages: int = 200, kills: int = 30, max_delay: float = 0.03,
