@@ -806,11 +806,12 @@ def check(exercise: int | str, sender: type[Node] | None = None, receiver: type[
     runner = _Runner(ex, sender, receiver)
     started = time.perf_counter()
     bar = _Progress(f"exercise {ex.number}", progress)
-    done = 0
+    done = crashes = 0
     try:
         for scenario in _scenarios(ex, runner):
             outcome = runner(scenario)
             done += 1
+            crashes += bool(scenario.faults.crash_at)
             bar.update(done, scenario.label)
             if outcome.not_implemented:
                 return _not_implemented(ex, outcome, done, time.perf_counter() - started)
@@ -828,14 +829,22 @@ def check(exercise: int | str, sender: type[Node] | None = None, receiver: type[
         bar.close()
     elapsed = time.perf_counter() - started
     return Verdict(ex.number, ex.title, True, "passed",
-                   f"{done} scenarios (adversarial crash points, partitions and long delays, then seeded random "
-                   f"faults), no broken invariant ({', '.join(ex.invariants)}) in {elapsed:.1f} s. {ex.goal}.",
+                   f"{done} scenarios ({_tried(ex, crashes, done)}): no broken invariant "
+                   f"({', '.join(ex.invariants)}) in {elapsed:.2f} s. Reached: {ex.goal}.",
                    scenarios=done, elapsed=elapsed)
+
+
+def _tried(ex: Exercise, crashes: int, done: int) -> str:
+    parts = []
+    if crashes:
+        parts.append(f"{crashes} with a receiver crash at one crash point, every point in turn")
+    parts.append(f"{done - crashes} more, adversarial then seeded random faults")
+    return "; ".join(parts)
 
 
 def _not_implemented(ex: Exercise, outcome: _Outcome, done: int, elapsed: float) -> Verdict:
     where = outcome.report.problem if outcome.report is not None else outcome.problem
-    where = re.sub(r" at t=[\d.e+-]+$", "", where or "")
+    where = re.sub(r" at t=[\d.e+-]+$", "", where or "").replace(":  (", " (")
     return Verdict(ex.number, ex.title, False, "not implemented",
                    f"Not implemented yet: {where}. Replace `raise NotImplementedError()` in the cell marked "
                    "YOUR CODE HERE with your code, run that cell, then this one again.",

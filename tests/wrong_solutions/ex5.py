@@ -1,0 +1,80 @@
+"""Exercise 5, bounded deduplication state (copies arrive within the stated horizon)."""
+
+from semantics import Node
+from semantics.grading import ACK_MEANS_EFFECT, BOUNDED_STATE, NO_DUPLICATES
+
+from . import Case, notebook
+
+NB = notebook(5)
+Sender = NB["Sender"]
+
+
+class SequenceWindowReceiver(Node):
+    """Correct, differently: keeps the applied sequence numbers among the last K = 20 (a message is
+    submitted every 2, the horizon is 24, so a copy is never more than 13 numbers behind the highest
+    seen); anything older is a duplicate."""
+
+    keep = 20
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            top = self.durable.get("top", 0)
+            recent = self.durable.get("recent", frozenset())
+            if seq > top - self.keep and seq not in recent:
+                self.apply(body)
+                top = max(top, seq)
+                self.durable["recent"] = {s for s in recent | {seq} if s > top - self.keep}
+                self.durable["top"] = top
+        self.ack(seq)
+
+
+class ShortWindow(NB["Receiver"]):
+    """Wrong: a time window of 5, shorter than the retry horizon: a late retry is applied again."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= 5.0}
+            if seq not in seen:
+                self.apply(body)
+                seen[seq] = self.now
+            self.durable["seen"] = seen
+        self.ack(seq)
+
+
+class HighWatermark(Node):
+    """Wrong: remembers only the highest sequence number applied; a message that arrives after a
+    later one (retries reorder) is taken for a duplicate, acknowledged and dropped."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            if seq > self.durable.get("high", 0):
+                self.apply(body)
+                self.durable["high"] = seq
+        self.ack(seq)
+
+
+class VolatileWindow(Node):
+    """Wrong: a correct window, kept in a volatile attribute: a crash forgets it."""
+
+    def on_start(self):
+        self.seen = {}
+
+    def on_message(self, seq, body):
+        self.seen = {s: t for s, t in self.seen.items() if self.now - t <= 30.0}
+        if seq not in self.seen:
+            self.apply(body)
+            self.seen[seq] = self.now
+        self.ack(seq)
+
+
+CASES = [
+    Case("solution", 5, Sender, NB["Receiver"], "passed", "a durable time window of 30 >= the horizon"),
+    Case("sequence-window", 5, Sender, SequenceWindowReceiver, "passed", "the last 20 sequence numbers"),
+    Case("unbounded-record", 5, Sender, NB["UnboundedReceiver"], BOUNDED_STATE,
+         "exercise 3's answer keeps one entry per message forever"),
+    Case("window-shorter-than-horizon", 5, Sender, ShortWindow, NO_DUPLICATES,
+         "forgets a message 5 after it arrived; its retries keep coming for 16"),
+    Case("high-watermark", 5, Sender, HighWatermark, ACK_MEANS_EFFECT,
+         "a reordered message is taken for a duplicate"),
+    Case("volatile-window", 5, Sender, VolatileWindow, NO_DUPLICATES, "a crash forgets the window"),
+]
