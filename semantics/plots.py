@@ -8,18 +8,24 @@ naming what it shows ("arrow", "drop", "effect", ...), so tests can check a pict
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch
 
-from .checker import Event, Report
-
+from .analysis import KEYS
+from .checker import SEMANTICS, Event, Report
+from .sweeps import Sweep
+from .validation import check_choice, check_number
 
 # Okabe-Ito: distinguishable with every common form of colour blindness. Each element also
 # differs by line style or marker shape, so a grey-scale print still tells them apart.
@@ -439,3 +445,148 @@ def count_marks(fig_or_ax: Figure | Axes) -> Counter:
         if gid:
             counts[gid] += len(artist.get_xdata()) if gid in _MARKS else 1
     return counts
+
+
+# -- sweeps ----------------------------------------------------------------------------------------
+
+_SEMANTIC_MARKERS = {"at-most-once": "o", "at-least-once": "s", "exactly-once": "^"}
+_AXIS_LABELS = {"loss": "request loss p", "ack_loss": "ack loss q", "max_retries": "max retries"}
+_KEY_LABELS = {
+    "lost": "P(lost): no effect", "once": "P(once): exactly one effect", "duplicated": "P(duplicated): 2+ effects",
+    "effects": "effects per message", "attempts": "attempts per message", "acked": "P(acknowledged)",
+    "indefinite": "P(indefinite): never acked", "indefinite_applied": "P(never acked, yet applied)",
+}
+
+
+def sweep_figure(result: Any, *, keys: Sequence[str] = ("lost", "once", "duplicated", "attempts"),
+                 semantics: Sequence[str] = SEMANTICS, ax: Axes | None = None, title: str | None = None,
+                 confidence: float = 0.95) -> Figure:
+    """Plot a sweep (``semantics.sweeps.sweep``): simulated rates with error bars, one panel per key,
+    one colour and marker per guarantee, and the closed form (``semantics.expected``) as a line.
+
+    result:     a ``Sweep`` (rates against loss, ack loss or max retries).
+    keys:       the rates to plot, one panel each (from lost, once, duplicated, effects, attempts,
+                acked, indefinite, indefinite_applied).
+    semantics:  which guarantees to plot.
+    ax:         draw into this Axes (only with a single key).
+    confidence: the error bars' confidence level, in (0, 1) (normal approximation).
+    """
+    if not isinstance(result, Sweep):
+        raise TypeError(f"result must be a Sweep from semantics.sweeps.sweep(...), got {type(result).__name__}")
+    keys = _check_names("keys", keys, KEYS)
+    chosen = _check_names("semantics", semantics, SEMANTICS)
+    _check_ax(ax)
+    _check_title(title)
+    level = check_number("confidence", confidence, low=0.0, high=1.0, low_open=True)
+    if level >= 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if ax is not None and len(keys) != 1:
+        raise ValueError(f"ax can hold one panel: pass a single key with ax, got keys={list(keys)!r}")
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+
+    if ax is not None:
+        fig, axes = ax.figure, [ax]
+    else:
+        cols = 1 if len(keys) == 1 else 2
+        rows = math.ceil(len(keys) / cols)
+        # Fixed margins, no layout engine: constrained layout costs ten times the drawing here,
+        # and a panel that redraws on every slider move cannot afford it.
+        width, height = 4.0 * cols + 2.0, 2.9 * rows + 0.6
+        fig = Figure(figsize=(width, height))
+        FigureCanvasAgg(fig)
+        grid = fig.subplots(rows, cols, squeeze=False, gridspec_kw=dict(
+            left=0.7 / width, right=1 - 1.75 / width, bottom=0.5 / height, top=1 - 0.55 / height,
+            wspace=0.25, hspace=0.55))
+        axes = list(grid.ravel())
+        for extra in axes[len(keys):]:
+            extra.remove()
+        axes = axes[:len(keys)]
+
+    for key, panel in zip(keys, axes):
+        for semantic in chosen:
+            colour, marker = SEMANTIC_COLORS[semantic], _SEMANTIC_MARKERS[semantic]
+            panel.plot([], [], color=colour, lw=1.6, alpha=0.85, zorder=2, gid=f"curve:{semantic}:{key}")
+            panel.add_collection(LineCollection([], colors=colour, linewidths=1.0, zorder=3,
+                                                gid=f"errorbars:{semantic}:{key}"))
+            panel.plot([], [], linestyle="none", marker=marker, color=colour, markersize=4.5,
+                       markeredgecolor="black", markeredgewidth=0.5, zorder=4, gid=f"points:{semantic}:{key}")
+        panel.set_title(_KEY_LABELS[key], fontsize=9)
+        panel.tick_params(labelsize=8)
+        panel.grid(alpha=0.3, lw=0.5)
+        for spine in ("right", "top"):
+            panel.spines[spine].set_visible(False)
+    handles = [Line2D([], [], color=SEMANTIC_COLORS[s], marker=_SEMANTIC_MARKERS[s], markeredgecolor="black",
+                      markeredgewidth=0.5, lw=1.6, label=s) for s in chosen]
+    handles += [Line2D([], [], color="0.3", marker="o", linestyle="none", markersize=4.5,
+                       label=f"simulated ({level:.0%} CI)"),
+                Line2D([], [], color="0.3", lw=1.6, label="closed form")]
+    if ax is None:
+        fig.legend(handles=handles, loc="upper right", bbox_to_anchor=(1.0, 1 - 0.5 / fig.get_figheight()),
+                   fontsize=8, frameon=False)
+    else:
+        ax.legend(handles=handles, fontsize=7, frameon=False)
+    heading = fig.suptitle("", fontsize=10) if ax is None else (ax.title if title is not None else None)
+    fig.semantics_sweep = _SweepLayout(list(zip(keys, axes)), chosen, z, title, heading)
+    return update_sweep_figure(fig, result)
+
+
+class _SweepLayout:
+    """What ``update_sweep_figure`` needs to refill a figure that ``sweep_figure`` built."""
+
+    def __init__(self, panels: list[tuple[str, Axes]], semantics: list[str], z: float, title: str | None,
+                 heading: Any) -> None:
+        self.panels, self.semantics, self.z, self.title, self.heading = panels, semantics, z, title, heading
+
+
+def update_sweep_figure(fig: Figure, result: Any) -> Figure:
+    """Refill a figure made by ``sweep_figure`` with a new sweep, in place: the same artists get new
+    data, so a widget redraws without building a figure again (and without flicker)."""
+    if not isinstance(fig, Figure) or not isinstance(getattr(fig, "semantics_sweep", None), _SweepLayout):
+        raise ValueError("fig must be a Figure made by sweep_figure(...)")
+    if not isinstance(result, Sweep):
+        raise TypeError(f"result must be a Sweep from semantics.sweeps.sweep(...), got {type(result).__name__}")
+    layout: _SweepLayout = fig.semantics_sweep
+    xs = np.asarray(result.values, dtype=float)
+    lo, hi = float(xs.min()), float(xs.max())
+    if result.parameter == "max_retries":
+        curve_x = np.arange(int(lo), int(hi) + 1, dtype=float)
+        dodge, pad = 0.12, 0.5
+    else:
+        curve_x = np.union1d(np.linspace(lo, hi, 41), xs) if hi > lo else xs  # smooth enough
+        dodge, pad = 0.006 * (hi - lo), max(0.03 * (hi - lo), 0.02)
+    curves = {s: result.closed_forms(s, curve_x) for s in layout.semantics}
+    for key, panel in layout.panels:
+        artists = {a.get_gid(): a for a in (*panel.lines, *panel.collections)}
+        top = 1.0
+        for j, semantic in enumerate(layout.semantics):
+            rates = result.rates(semantic, key)
+            half = layout.z * result.errors(semantic, key)
+            px = xs + (j - (len(layout.semantics) - 1) / 2) * dodge  # overlapping points side by side
+            artists[f"curve:{semantic}:{key}"].set_data(curve_x, curves[semantic][key])
+            artists[f"points:{semantic}:{key}"].set_data(px, rates)
+            artists[f"errorbars:{semantic}:{key}"].set_segments(
+                [((x, r - h), (x, r + h)) for x, r, h in zip(px, rates, half)])
+            top = max(top, float(np.nanmax(rates + half)), float(np.nanmax(curves[semantic][key])))
+        panel.set_xlim(lo - pad, hi + pad)
+        if key in ("effects", "attempts"):  # means, not probabilities
+            panel.set_ylim(0.0, top * 1.06)
+        else:
+            panel.set_ylim(-0.03, 1.03)
+        panel.set_xlabel(_AXIS_LABELS[result.parameter], fontsize=8.5)
+    fixed = ", ".join(f"{k} {v:g}" for k, v in result.settings.items())
+    title = layout.title if layout.title is not None else f"{result.n_messages:,} messages per point; {fixed}"
+    if layout.heading is not None:
+        layout.heading.set_text(title)
+    fig.stale = True
+    return fig
+
+
+def _check_names(param: str, names: Any, allowed: Sequence[str]) -> list[str]:
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise TypeError(f"{param} must be a sequence of names from {', '.join(map(repr, allowed))}, got {names!r}")
+    chosen = [check_choice(param, n, tuple(allowed)) for n in names]
+    if not chosen:
+        raise ValueError(f"{param} must name at least one of {', '.join(map(repr, allowed))}")
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"{param} must not repeat a name, got {chosen!r}")
+    return chosen
