@@ -33,7 +33,7 @@ from .faults import NO_FAULTS, Faults
 from .harness import run
 from .network import Link
 from .nodes import Node, Payload
-from .validation import check_number
+from .validation import check_int, check_number
 
 # -- invariants ----------------------------------------------------------------------------------
 
@@ -74,7 +74,8 @@ class Broker(Node):
     means "every record up to and including ``offset`` is done" (a commit is cumulative, as a
     Kafka offset commit is). Every ``redeliver_after`` time units the broker pushes every record
     from the committed offset on again, in order, until they are committed; after ``max_rounds``
-    rounds without progress it gives up (so a consumer that never commits cannot keep a run alive).
+    rounds without progress it stops redelivering for good (new records are still pushed once), so
+    that a consumer that never commits cannot keep a run alive.
     """
 
     redeliver_after = 4.0
@@ -128,7 +129,7 @@ class Scenario:
     link: Link = field(default_factory=Link)
     faults: Faults = NO_FAULTS
     interval: float | None = None
-    contents: tuple | None = None
+    contents: tuple | None = field(default=None, repr=False)
 
     def kwargs(self) -> dict[str, Any]:
         contents = None if self.contents is None else list(self.contents[:self.n_messages])
@@ -923,12 +924,34 @@ def _counterexample(runner: _Runner, scenario: Scenario, finding: Finding) -> Co
                 return candidate
         return current
 
+    def one_crash(current: Scenario) -> Scenario:
+        # Crash points are numbered per run, so removing one crash renumbers the others: instead,
+        # try every single crash point of runs with fewer messages (or as many, if several crashes).
+        sizes = [n for n in _message_counts(current.n_messages + 1) if n <= current.n_messages]
+        for n in sizes:
+            if n == current.n_messages and sum(map(len, current.faults.crash_at.values())) <= 1:
+                break
+            base = replace(current, n_messages=n, faults=NO_FAULTS)
+            outcome = runner(base)
+            if outcome.report is None:
+                break
+            for k in range(min(outcome.report.points.get("receiver", 0), MAX_CRASH_POINTS)):
+                if time.perf_counter() > deadline:
+                    return current
+                candidate = replace(base, faults=Faults(crash_at={"receiver": {k}},
+                                                        restart_after=current.faults.restart_after))
+                if fails(candidate):
+                    return candidate
+        return current
+
     if quick:
         best = fewer_messages(best)
         changed = True
         while changed and time.perf_counter() < deadline:
             changed = False
             traced = runner(best, trace=True).report
+            if traced is None:  # a node could not even be built: nothing to simplify
+                break
             points = tuple(int(m.group(1)) for e in (traced.trace or ()) if e.kind == "crash"
                            and e.node == "receiver" and (m := _CRASH_POINT.match(e.text)))
             for _, candidate in _simplifications(best, points):
@@ -940,8 +963,11 @@ def _counterexample(runner: _Runner, scenario: Scenario, finding: Finding) -> Co
                     best, changed = hit, True
                     break
         best = fewer_messages(best)
+        if best.faults.crash_at or best.faults.crash_prob:
+            best = one_crash(best)
 
-    traced = runner(best, trace=True)
+    # A bounded-state failure is about the whole long run: its trace would bury the point.
+    traced = runner(best, trace=finding.invariant != BOUNDED_STATE)
     final = runner.violation(traced) or finding
     report = traced.report
     crashes = ()
@@ -972,6 +998,7 @@ def format_trace(report: Report, *, limit: int = 60) -> str:
         raise TypeError(f"report must be a semantics Report, got {type(report).__name__}")
     if report.trace is None:
         raise ValueError("report has no trace: run it with trace=True")
+    limit = check_int("limit", limit, low=1)
     lines = []
     for e in report.trace:
         t = f"t={e.time:7.2f}  {e.node:<8} "

@@ -1,0 +1,264 @@
+"""The autograder: every catalog entry gets the verdict it deserves, for the right reason, and
+learner code that raises, never acks or runs away is reported, never a hang or a crash."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import semantics
+from semantics import Link, Node
+from semantics import grading as G
+from semantics.grading import Scenario, check
+from wrong_solutions import all_cases, ex2, ex3, ex4, ex5
+
+CASES = all_cases()
+
+
+def test_catalog_has_what_the_issue_asks_for():
+    wrong = [c for c in CASES if c.expect != "passed"]
+    assert len(wrong) >= 8
+    names = {c.name for c in wrong}
+    for required in ("retry-without-dedup", "new-id-every-retry", "dedup-in-memory", "mark-then-process",
+                     "ack-before-processing", "window-shorter-than-horizon", "high-watermark",
+                     "content-hash-as-id"):
+        assert required in names
+    for number in G.EXERCISES:
+        right = [c for c in CASES if c.exercise == number and c.expect == "passed"]
+        assert len(right) >= 2, f"exercise {number} needs two different correct solutions"
+        assert len({c.receiver for c in right} | {c.sender for c in right}) >= 3 or number == 1
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_catalog_verdict(case):
+    verdict = check(case.exercise, case.sender, case.receiver, progress=False)
+    if case.expect == "passed":
+        assert verdict.passed, str(verdict)
+        assert verdict.status == "passed" and verdict.counterexample is None
+        return
+    assert not verdict.passed and verdict.status == "failed", str(verdict)
+    # the right reason: the invariant named, with the hint written for it
+    assert verdict.invariant == case.expect, str(verdict)
+    assert verdict.hint == G.EXERCISES[case.exercise].hints[case.expect]
+    text = str(verdict)
+    assert f"Broken invariant: {case.expect}" in text and "Replay it: semantics.run(" in text
+    cx = verdict.counterexample
+    assert f"seed {cx.seed}" in text
+    if case.expect != G.BOUNDED_STATE:
+        # the replay is the same run, event for event, and it breaks what the verdict says
+        replay = cx.replay()
+        assert replay.trace == cx.report.trace
+        if case.expect in semantics.INVARIANTS:
+            broken = {v.invariant for v in replay.violations("exactly-once")}
+            assert case.expect in broken
+        assert cx.msg_id is None or cx.msg_id in text
+
+
+def test_counterexamples_are_shrunk_to_the_fewest_messages():
+    smallest = {("ex2", "retry-without-dedup"): 1, ("ex2", "content-hash-as-id"): 2,
+                ("ex3", "dedup-in-memory"): 1, ("ex3", "mark-then-process"): 1, ("ex4", "process-then-commit"): 1,
+                ("ex5", "window-shorter-than-horizon"): 1, ("ex5", "high-watermark"): 2}
+    for case in CASES:
+        key = (f"ex{case.exercise}", case.name)
+        if key in smallest:
+            cx = check(case.exercise, case.sender, case.receiver, progress=False).counterexample
+            assert cx.scenario.n_messages == smallest[key], (key, cx.scenario)
+
+
+def test_shrinking_simplifies_random_faults():
+    # In-memory dedup first fails in a small crash-point run; starting from a big random scenario
+    # instead, the shrinker must still get to a handful of messages and fixed crash points.
+    runner = G._Runner(G.EXERCISES[3], ex3.Sender, ex3.NB["InMemoryReceiver"])
+    big = Scenario("random", 20, 0, Link(loss=0.2, ack_loss=0.3, jitter=1.0),
+                   semantics.Faults(crash_prob=0.1), contents=G.REPEATED)
+    finding = runner.violation(runner(big))
+    assert finding is not None and finding.invariant == G.NO_DUPLICATES
+    cx = G._counterexample(runner, big, finding)
+    assert cx.invariant == G.NO_DUPLICATES
+    assert cx.scenario.n_messages <= 2
+    assert cx.scenario.faults.crash_prob == 0 and cx.scenario.faults.crash_at  # random -> fixed points
+    assert cx.original is big and "shrunk from 20 messages" in G._failed(G.EXERCISES[3], cx, 1, 0.0).explanation
+
+
+def test_verdicts_are_deterministic():
+    a = check(3, ex3.Sender, ex3.ProcessThenMark, progress=False)
+    b = check(3, ex3.Sender, ex3.ProcessThenMark, progress=False)
+    assert a.explanation == b.explanation and a.counterexample.report.trace == b.counterexample.report.trace
+
+
+# -- untrusted learner code ------------------------------------------------------------------------
+
+
+class Unfinished(Node):
+    def on_message(self, msg_id, body):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+
+class UnfinishedInInit(Node):
+    def __init__(self):
+        raise NotImplementedError()
+
+
+class Raises(Node):
+    def on_message(self, msg_id, body):
+        self.apply(body)
+        raise KeyError("oops")
+
+
+class NeedsArguments(Node):
+    def __init__(self, window):
+        self.window = window
+
+
+class LoopsForever(Node):
+    def on_message(self, msg_id, body):
+        while True:
+            pass
+
+
+class NeverAcks(Node):
+    def on_message(self, msg_id, body):
+        self.apply(body)
+
+
+def test_not_implemented_is_reported_not_raised():
+    for receiver in (Unfinished, UnfinishedInInit):
+        verdict = check(2, ex2.Sender, receiver, progress=False)
+        assert verdict.status == "not implemented" and not verdict.passed
+        assert "Not implemented yet" in verdict.explanation and "NotImplementedError" in verdict.explanation
+        assert "NOT IMPLEMENTED YET" in str(verdict)
+
+
+def test_an_exception_is_a_failed_run_with_the_line():
+    verdict = check(2, ex2.Sender, Raises, progress=False)
+    assert verdict.invariant == G.RUN_COMPLETES
+    assert "KeyError" in verdict.explanation and 'raise KeyError("oops")' in verdict.explanation
+    assert verdict.counterexample.scenario.n_messages == 1
+
+
+def test_a_constructor_that_fails_is_reported():
+    verdict = check(2, ex2.Sender, NeedsArguments, progress=False)
+    assert verdict.invariant == G.RUN_COMPLETES and "building a node raised TypeError" in verdict.explanation
+
+
+def test_an_endless_loop_is_stopped_by_the_wall_clock():
+    started = time.perf_counter()
+    verdict = check(2, ex2.Sender, LoopsForever, progress=False)
+    assert time.perf_counter() - started < 3 * G.WALL_CLOCK + 2  # no shrinking of a time limit
+    assert verdict.invariant == G.RUN_COMPLETES and "time limit" in verdict.explanation
+
+
+def test_a_receiver_that_never_acks_ends_on_the_event_budget():
+    verdict = check(2, ex2.Sender, NeverAcks, progress=False)
+    assert verdict.invariant == G.RUN_COMPLETES and "event budget" in verdict.explanation
+    assert "timer re-armed" in verdict.hint or "never hears" in verdict.hint
+
+
+def test_time_budget_gives_an_incomplete_verdict():
+    verdict = check(3, ex3.Sender, ex3.Receiver, progress=False, time_budget=1e-9)
+    assert verdict.status == "incomplete" and not verdict.passed and verdict.scenarios == 1
+
+
+# -- the contract of exercise 5 and the broker of exercise 4 -------------------------------------
+
+
+def test_exercise_5_does_not_judge_copies_beyond_the_horizon():
+    runner = G._Runner(G.EXERCISES[5], ex5.Sender, ex5.NB["Receiver"])
+    assert runner.in_contract(Scenario("bounded delays", 10, 0, Link(ack_loss=1.0), interval=2.0))
+    assert not runner.in_contract(Scenario("huge jitter", 10, 0, Link(jitter=30.0), interval=2.0))
+
+
+def test_every_random_scenario_of_exercise_5_keeps_its_horizon():
+    runner = G._Runner(G.EXERCISES[5], ex5.Sender, ex5.NB["Receiver"])
+    assert all(runner.in_contract(s) for s in G.EXERCISES[5].scenarios())
+
+
+def test_bounded_state_is_measured_after_every_handler():
+    runner = G._Runner(G.EXERCISES[5], ex5.Sender, ex5.NB["UnboundedReceiver"])
+    outcome = runner(Scenario("long", 100, 0, interval=2.0))
+    assert outcome.state == 100
+    outcome = G._Runner(G.EXERCISES[5], ex5.Sender, ex5.NB["Receiver"])(Scenario("long", 100, 0, interval=2.0))
+    assert 10 <= outcome.state <= 20
+
+
+def test_broker_redelivers_until_committed_and_gives_up_on_silence():
+    report = semantics.run(G.Broker, ex4.NeverCommits, n_messages=2, trace=True)
+    assert report.ok and report.effects == 2
+    rounds = [e for e in report.trace if e.kind == "send" and e.message == "data"]
+    # the first record: pushed, then redelivered max_rounds times; the broker has given up by the
+    # time the second one comes, which is pushed once
+    assert len(rounds) == 1 + G.Broker.max_rounds + 1
+    assert any("broker gave up" in e.text for e in report.trace if e.kind == "note")
+
+
+def test_broker_ignores_a_commit_that_is_not_an_offset():
+    class Garbage(Node):
+        def on_message(self, offset, body):
+            self.apply(body)
+            self.ack("nonsense")
+            self.ack(10**6)
+            self.ack(offset)
+
+    assert semantics.run(G.Broker, Garbage, n_messages=3).ok
+
+
+# -- arguments, display, progress ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, error, words", [
+    ((0, ex2.Sender, ex2.Receiver), ValueError, "exercise must be one of 1, 2, 3, 4, 5"),
+    (("ex9", ex2.Sender, ex2.Receiver), ValueError, "got 'ex9'"),
+    ((1.0, ex2.Sender, ex2.Receiver), TypeError, "exercise must be an exercise number"),
+    ((2, ex2.Sender(), ex2.Receiver), TypeError, "sender must be a class, not an instance"),
+    ((2, ex2.Sender, int), TypeError, "receiver must be a subclass of semantics.Node"),
+    ((2, ex2.Sender), TypeError, "the receiver class is missing"),
+    ((4, ex2.Sender, ex4.InboxConsumer), ValueError, "pass sender=Broker"),
+])
+def test_arguments_are_checked(args, error, words):
+    with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")):
+        check(*args, progress=False)
+
+
+def test_keyword_arguments_are_checked():
+    with pytest.raises(ValueError, match=r"time_budget must be in \(0, inf\), got -1"):
+        check(1, ex2.Sender, ex2.Receiver, time_budget=-1)
+    with pytest.raises(TypeError, match="progress must be True or False"):
+        check(1, ex2.Sender, ex2.Receiver, progress="yes")
+    with pytest.raises(TypeError, match="report must be a semantics Report"):
+        G.format_trace("trace")
+    with pytest.raises(ValueError, match="has no trace"):
+        G.format_trace(semantics.run(ex2.Sender, ex2.Receiver, n_messages=1))
+
+
+def test_exercise_keys_and_broker_default():
+    assert check("ex4", None, ex4.InboxConsumer, progress=False).passed
+    assert check(" EX4 ", G.Broker, ex4.InboxConsumer, progress=False).exercise == 4
+
+
+def test_html_display_escapes_learner_text():
+    verdict = check(2, ex2.Sender, Raises, progress=False)
+    html = verdict._repr_html_()
+    assert "<pre" in html and "NOT PASSED" in html and 'raise KeyError(&quot;oops&quot;)' in html
+
+
+def test_headless_progress_is_text_on_stderr(capsys):
+    bar = G._Progress("exercise 3", True)
+    bar.started -= 5  # as if grading had run for five seconds
+    bar.update(12, "random receiver crashes")
+    bar.close()
+    err = capsys.readouterr().err
+    assert "[grading exercise 3] 12 scenarios" in err and "random receiver crashes" in err
+    quiet = G._Progress("exercise 3", False)
+    quiet.started -= 5
+    quiet.update(1, "x")
+    assert capsys.readouterr().err == ""
+
+
+def test_scenario_replay_call_names_only_what_differs():
+    s = Scenario("x", 2, 7, Link(ack_loss=0.5), semantics.Faults(crash_at={"receiver": {3}}), interval=0.5)
+    assert s.call("S", "R") == ("semantics.run(S, R, n_messages=2, link=semantics.Link(ack_loss=0.5), "
+                                "faults=semantics.Faults(crash_at={'receiver': {3}}), seed=7, interval=0.5, "
+                                "trace=True)")
+    assert "ack loss 50%" in s.describe() and "crash point 3" in s.describe()
