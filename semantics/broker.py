@@ -47,9 +47,10 @@ INSTALL_HINT = ("Install it with `sudo apt-get install redis-server` (Debian/Ubu
 ORPHANED = 3
 
 # The idempotent consumer's atomic step: remember the entry id and apply the effect, or neither.
-# KEYS: processed set, balance, effects hash; ARGV: entry id, amount, message id.
+# KEYS: processed set, balance, effects hash, suppressed counter; ARGV: entry id, amount, message id.
 APPLY_ONCE = """
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then
+  redis.call('INCR', KEYS[4])
   return 0
 end
 redis.call('INCRBY', KEYS[2], ARGV[2])
@@ -370,6 +371,7 @@ class StreamTally:
     duplicated: int
     effects: int
     pending: int
+    suppressed: int          # redeliveries the idempotent consumer recognised and skipped
     balance: int
     expected_balance: int
 
@@ -379,7 +381,7 @@ class StreamTally:
 
     def line(self) -> str:
         return (f"messages {self.n_messages}: lost {self.lost}, once {self.once}, duplicated {self.duplicated}; "
-                f"pending {self.pending}; balance {self.balance} (expected {self.expected_balance})")
+                f"pending {self.pending}; suppressed {self.suppressed}; balance {self.balance} (expected {self.expected_balance})")
 
 
 def tally(lab: Lab, stream: str, group: str, prefix: str) -> StreamTally:
@@ -390,6 +392,7 @@ def tally(lab: Lab, stream: str, group: str, prefix: str) -> StreamTally:
     pending = lab.call("xpending", stream, group)["pending"]
     return StreamTally(n_messages=len(entries), lost=sum(c == 0 for c in counts), once=sum(c == 1 for c in counts),
                        duplicated=sum(c >= 2 for c in counts), effects=sum(counts), pending=pending,
+                       suppressed=int(lab.call("get", f"{prefix}suppressed") or 0),
                        balance=int(lab.call("get", f"{prefix}balance") or 0),
                        expected_balance=sum(int(f["amount"]) for _, f in entries))
 
@@ -435,7 +438,7 @@ def consume(url: str, *, stream: str, group: str, consumer: str, mode: str, pref
             window()
             r.xack(stream, group, entry_id)
         else:
-            apply_once(keys=[processed, balance, effects], args=[entry_id, amount, msg])
+            apply_once(keys=[processed, balance, effects, f"{prefix}suppressed"], args=[entry_id, amount, msg])
             window()
             r.xack(stream, group, entry_id)
 
@@ -491,11 +494,15 @@ def _apply(r: Any, balance: str, effects: str, msg: str, amount: int) -> None:
 
 def consumer_command(lab: Lab, *, stream: str, group: str, consumer: str, mode: str, count: int = 1,
                      pause: float = 0.0, claim_idle_ms: int | None = None, crash_in_window: int | None = None,
-                     batches: int | None = None) -> list[str]:
-    """The command line of a consumer child process (what ``run_consumer`` and the kill loop start)."""
+                     batches: int | None = None, prefix: str | None = None) -> list[str]:
+    """The command line of a consumer child process (what ``run_consumer`` and the kill loop start).
+    ``prefix`` names the consumer's keys (``{prefix}balance``, ``effects``, ``processed``); default lab.prefix."""
     mode = check_choice("mode", mode, MODES)
+    for name, value in (("stream", stream), ("group", group), ("consumer", consumer)):
+        _check_key(name, value)
+    prefix = lab.prefix if prefix is None else _check_key("prefix", prefix)
     cmd = [sys.executable, "-m", "semantics.broker", "consume", "--url", lab.url, "--stream", stream,
-           "--group", group, "--consumer", consumer, "--mode", mode, "--prefix", lab.prefix,
+           "--group", group, "--consumer", consumer, "--mode", mode, "--prefix", prefix,
            "--count", str(check_int("count", count, low=1, high=10_000)),
            "--pause", repr(check_number("pause", pause, low=0.0, high=1.0)), "--parent-pid", str(os.getpid())]
     if claim_idle_ms is not None:
@@ -567,13 +574,12 @@ def run_broker_lab(lab: Lab, mode: str, *, n_messages: int = 100, kills: int = 2
     mode = check_choice("mode", mode, MODES)
     stream, group = lab.key(f"kill:{mode}:{seed}:stream"), "workers"
     prefix = lab.key(f"kill:{mode}:{seed}:")
-    lab.call("delete", stream, f"{prefix}processed", f"{prefix}balance", f"{prefix}effects")
+    lab.call("delete", stream, *(f"{prefix}{k}" for k in ("processed", "balance", "effects", "suppressed")))
     produce(lab.client, stream, n_messages, seed=seed)
     lab.call("xgroup_create", stream, group, id="0")
     start = time.monotonic()
     cmd = consumer_command(lab, stream=stream, group=group, consumer="worker", mode=mode, pause=pause,
-                           claim_idle_ms=0)
-    cmd[cmd.index("--prefix") + 1] = prefix
+                           claim_idle_ms=0, prefix=prefix)
     try:
         done, starts = kill_and_restart(cmd, kills=kills, max_delay=max_delay, seed=seed, timeout=timeout,
                                         what=f"{mode} Redis consumer")

@@ -1,0 +1,287 @@
+"""The Redis Streams lab against a real redis-server: pending entries, no automatic redelivery,
+XAUTOCLAIM after an idle time, NOACK losses, the idempotent consumer's exactly-once effects under
+SIGKILLs; clear messages for a port in use, a missing binary and a server dying mid-lab; and no
+redis-server or consumer process left behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from semantics import broker
+from semantics.broker import BrokerDied, PortInUse, RedisServer, RedisUnavailable
+from semantics.storage import LabError, processes_mentioning
+
+HAVE_BINARY = shutil.which("redis-server") is not None
+NO_BINARY = (f"no redis-server binary: {broker.INSTALL_HINT}")
+needs_binary = pytest.mark.skipif(not HAVE_BINARY, reason=NO_BINARY)
+pytestmark = [pytest.mark.redis,
+              pytest.mark.skipif(not broker.redis_available()[0], reason=broker.redis_available()[1])]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with broker.open_lab() as lab:
+        yield lab
+    if lab.server is not None:
+        assert not lab.server.alive()
+        assert leftovers(lab.server.port) == []
+
+
+def leftovers(port):
+    """Live processes of a server on ``port`` (its title is "redis-server 127.0.0.1:PORT") or of
+    consumers connected to it (their command line holds "redis://127.0.0.1:PORT/0")."""
+    return processes_mentioning(f"127.0.0.1:{port} ") + processes_mentioning(f"127.0.0.1:{port}/")
+
+
+def fresh(lab, name, n=8):
+    stream = lab.key(f"{name}:stream")
+    prefix = lab.key(f"{name}:")
+    broker.produce(lab, stream, n, seed=1)
+    lab.call("xgroup_create", stream, "g", id="0")
+    return stream, prefix
+
+
+# ---------------------------------------------------------------- the mechanisms, step by step
+
+def test_server_runs_on_loopback_with_append_only_fsync_always(lab):
+    if lab.server is None:
+        pytest.skip(f"{broker.REDIS_URL_ENV} names an external server")
+    config = lab.call("config_get", "append*")
+    assert config["appendonly"] == "yes" and config["appendfsync"] == "always"
+    assert lab.call("config_get", "bind")["bind"] == "127.0.0.1"
+    assert str(lab.server.directory) == lab.call("config_get", "dir")["dir"]
+
+
+def test_xreadgroup_puts_entries_in_the_pending_list_and_xack_removes_them(lab):
+    stream, _ = fresh(lab, "pel")
+    reply = lab.call("xreadgroup", "g", "alice", {stream: ">"}, count=3)
+    ids = [entry_id for entry_id, _ in reply[0][1]]
+    summary = lab.call("xpending", stream, "g")
+    assert summary["pending"] == 3 and summary["consumers"] == [{"name": "alice", "pending": 3}]
+    assert lab.call("xack", stream, "g", *ids[:2]) == 2
+    assert lab.call("xpending", stream, "g")["pending"] == 1
+    assert lab.call("xack", stream, "g", ids[0]) == 0        # acknowledging twice changes nothing
+
+
+def test_noack_delivers_without_a_pending_entry_so_a_crash_loses(lab):
+    stream, prefix = fresh(lab, "noack", n=3)
+    run = broker.run_consumer(lab, prefix=prefix, stream=stream, group="g", consumer="nora", mode="noack", count=3, batches=1,
+                              crash_in_window=2)
+    assert run.killed
+    assert lab.call("xpending", stream, "g")["pending"] == 0      # nothing left for anyone to claim
+    t = broker.tally(lab, stream, "g", prefix)
+    assert (t.lost, t.once, t.duplicated) == (2, 1, 0)             # entries 2 and 3: delivered, never applied
+
+
+def test_crash_between_effect_and_xack_then_xautoclaim_duplicates(lab):
+    stream, prefix = fresh(lab, "crash", n=4)
+    run = broker.run_consumer(lab, prefix=prefix, stream=stream, group="g", consumer="bob", mode="plain", count=4, batches=1,
+                              crash_in_window=2)
+    assert run.killed and run.returncode == -signal.SIGKILL
+    pending = lab.call("xpending_range", stream, "g", "-", "+", 10)
+    assert [(p["consumer"], p["times_delivered"]) for p in pending] == [("bob", 1)] * 3
+    # No automatic redelivery: a new reader gets only new entries, and there are none.
+    assert lab.call("xreadgroup", "g", "carol", {stream: ">"}, count=10) == []
+    # XAUTOCLAIM takes only entries idle at least min-idle-time.
+    _, claimed, _ = lab.call("xautoclaim", stream, "g", "carol", 60_000, "0-0")
+    assert claimed == []
+    time.sleep(0.15)
+    run = broker.run_consumer(lab, prefix=prefix, stream=stream, group="g", consumer="carol", mode="plain", claim_idle_ms=100,
+                              count=10, batches=1)
+    assert not run.killed
+    t = broker.tally(lab, stream, "g", prefix)
+    assert (t.lost, t.once, t.duplicated, t.pending) == (0, 3, 1, 0)   # entry 2: effect twice: at-least-once
+    assert t.balance > t.expected_balance
+
+
+def test_idempotent_consumer_survives_the_same_crash_with_one_effect_each(lab):
+    stream, prefix = fresh(lab, "idem", n=4)
+    assert broker.run_consumer(lab, prefix=prefix, stream=stream, group="g", consumer="bob", mode="idempotent", count=4,
+                               batches=1, crash_in_window=2).killed
+    time.sleep(0.15)
+    broker.run_consumer(lab, prefix=prefix, stream=stream, group="g", consumer="carol", mode="idempotent", claim_idle_ms=100,
+                        count=10, batches=1)
+    t = broker.tally(lab, stream, "g", prefix)
+    assert (t.lost, t.once, t.duplicated, t.pending, t.suppressed) == (0, 4, 0, 0, 1)
+    assert t.balance == t.expected_balance
+    assert lab.call("scard", f"{prefix}processed") == 4
+
+
+# ---------------------------------------------------------------- random SIGKILLs
+
+@pytest.mark.slow
+def test_kill_loop_idempotent_gives_exactly_once_effects(lab):
+    res = broker.run_broker_lab(lab, "idempotent", n_messages=200, kills=40, seed=5)
+    assert res.kills == 40
+    assert (res.tally.lost, res.tally.duplicated, res.tally.pending) == (0, 0, 0), res.summary()
+    assert res.tally.balance == res.tally.expected_balance
+    # Not vacuous: kills landed between effect and XACK, entries were claimed again and skipped.
+    assert res.tally.suppressed > 0, res.summary()
+
+
+@pytest.mark.slow
+def test_kill_loop_shows_duplicates_with_plain_acks_and_losses_with_noack(lab):
+    plain = broker.run_broker_lab(lab, "plain", n_messages=200, kills=25, seed=5)
+    assert plain.kills == 25 and plain.tally.duplicated > 0 and plain.tally.lost == 0, plain.summary()
+    noack = broker.run_broker_lab(lab, "noack", n_messages=200, kills=25, seed=5)
+    assert noack.kills == 25 and noack.tally.lost > 0 and noack.tally.duplicated == 0, noack.summary()
+
+
+# ---------------------------------------------------------------- durability of the server itself
+
+@needs_binary
+def test_acknowledged_writes_survive_a_server_sigkill_with_aof_fsync_always():
+    with RedisServer() as server:
+        import redis
+        r = redis.Redis(port=server.port, decode_responses=True)
+        broker.produce(r, "s", 50)
+        r.sadd("processed", *[f"1-{i}" for i in range(10)])
+        r.close()
+        server.kill()
+        assert not server.alive()
+        server.start()                                  # same port, same directory, replays the AOF
+        r = redis.Redis(port=server.port, decode_responses=True)
+        assert r.xlen("s") == 50 and r.scard("processed") == 10
+        r.close()
+
+
+# ---------------------------------------------------------------- clear messages for bad configuration
+
+@needs_binary
+def test_port_in_use_is_reported_clearly():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is already in use.*port=None"):
+            RedisServer(port=port).start()
+    assert leftovers(port) == []
+
+
+@needs_binary
+def test_port_taken_between_check_and_start_is_reported_from_the_server_log(monkeypatch):
+    monkeypatch.setattr(broker, "port_in_use", lambda port, host="127.0.0.1": False)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        server = RedisServer(port=port)
+        try:
+            with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is already in use"):
+                server.start()
+        finally:
+            server.stop()
+    assert leftovers(port) == []
+
+
+def test_missing_binary_says_how_to_install(monkeypatch):
+    with pytest.raises(RedisUnavailable, match="apt-get install redis-server.*conda install -c conda-forge redis-server"):
+        RedisServer(binary="/no/such/redis-server")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv(broker.REDIS_URL_ENV, raising=False)
+    ok, why = broker.redis_available()
+    assert not ok and "no redis-server on PATH" in why and "COURSE_REDIS_URL" in why
+    with pytest.raises(RedisUnavailable, match="needs a redis-server binary"):
+        broker.open_lab()
+
+
+@needs_binary
+def test_server_dying_mid_lab_is_reported_clearly(monkeypatch):
+    monkeypatch.delenv(broker.REDIS_URL_ENV, raising=False)
+    with broker.open_lab() as lab:
+        port = lab.server.port
+        stream, prefix = fresh(lab, "dying", n=3)
+        os.kill(lab.server.pid, signal.SIGKILL)        # as if the OOM killer struck
+        lab.server.proc.wait()
+        with pytest.raises(BrokerDied, match=r"redis-server on 127.0.0.1:\d+ is not running .*died during the lab"):
+            lab.call("xlen", stream)
+        with pytest.raises(BrokerDied, match="died during the lab"):
+            broker.run_consumer(lab, prefix=prefix, stream=stream, group="g", consumer="x", mode="plain", batches=1)
+        with pytest.raises(BrokerDied, match="died during the lab"):
+            broker.run_broker_lab(lab, "plain", n_messages=5, kills=1)
+    assert leftovers(port) == []
+
+
+def test_unreachable_configured_url_is_reported(monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]         # bound, not listening: connections are refused
+        monkeypatch.setenv(broker.REDIS_URL_ENV, f"redis://127.0.0.1:{port}/0")
+        with pytest.raises(broker.BrokerError, match=f"cannot reach Redis at redis://127.0.0.1:{port}/0"):
+            broker.open_lab()
+
+
+# ---------------------------------------------------------------- no orphans
+
+@needs_binary
+def test_no_server_outlives_a_sigkilled_python_process():
+    """A kernel killed mid-lab runs no finally and no atexit; the server must still go."""
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) not installed: the parent-death signal is not available")
+    script = textwrap.dedent("""
+        import sys, time
+        from semantics.broker import RedisServer
+        s = RedisServer().start()
+        print(s.port, flush=True)
+        time.sleep(60)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(owner.stdout.readline())
+        assert leftovers(port)
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 5
+        while leftovers(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert leftovers(port) == []
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        owner.stdout.close()
+
+
+@needs_binary
+def test_stop_is_idempotent_and_removes_the_directory():
+    server = RedisServer().start()
+    directory, port = server.directory, server.port
+    server.stop()
+    server.stop()
+    assert not directory.exists() and leftovers(port) == []
+
+
+# ---------------------------------------------------------------- argument checks
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: RedisServer(port=0), ValueError, r"port must be an integer \[1, 65535\], got 0"),
+    (lambda: RedisServer(port="6379"), TypeError, "port must be an integer"),
+    (lambda: RedisServer(appendfsync="sometimes"), ValueError, "appendfsync must be one of 'always', 'everysec', 'no'"),
+    (lambda: RedisServer(startup_timeout=0), ValueError, "startup_timeout must be in"),
+    (lambda: RedisServer(binary=5), TypeError, "binary must be a path string"),
+])
+def test_server_checks_its_arguments(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
+
+
+def test_lab_functions_check_their_arguments(lab):
+    with pytest.raises(ValueError, match="n_messages must be an integer"):
+        broker.produce(lab, lab.key("x"), 0)
+    with pytest.raises(TypeError, match="stream must be a non-empty string"):
+        broker.produce(lab, "", 3)
+    with pytest.raises(ValueError, match="mode must be one of 'plain', 'noack', 'idempotent'"):
+        broker.run_broker_lab(lab, "exactly-once")
+    with pytest.raises(ValueError, match="crash_in_window must be an integer >= 1"):
+        broker.consumer_command(lab, stream="s", group="g", consumer="c", mode="plain", crash_in_window=0)
+    with pytest.raises(ValueError, match="kills must be an integer"):
+        broker.run_broker_lab(lab, "plain", kills=-1)
