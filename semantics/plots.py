@@ -69,11 +69,17 @@ def _check_title(title: Any) -> str | None:
     return title
 
 
-def _new_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+def _new_axes(ax: Axes | None, size: tuple[float, float], margins: tuple[float, float, float, float]
+              ) -> tuple[Figure, Axes]:
+    """A new Figure with one Axes, margins (left, right, top, bottom) in inches. Fixed margins rather
+    than a layout engine: constrained layout costs more than drawing, and panels redraw often."""
     if ax is not None:
         return ax.figure, ax
-    fig = Figure(figsize=size, layout="constrained")
+    width, height = size
+    left, right, top, bottom = margins
+    fig = Figure(figsize=size)
     FigureCanvasAgg(fig)  # headless by default; a notebook's inline backend renders it too
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height)
     return fig, fig.add_subplot()
 
 
@@ -190,7 +196,8 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     times = [t for e in events for t in (e.time, e.until) if t is not None]
     t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
     span = max(t1 - t0, 1.0)
-    fig, ax = _new_axes(ax, (2.3 * len(lanes) + 3.2, min(max(3.5, 1.6 + 0.22 * span), 14.0)))
+    fig, ax = _new_axes(ax, (2.3 * len(lanes) + 3.4, min(max(3.5, 1.6 + 0.22 * span), 14.0)),
+                        (1.6, 2.3, 0.75, 0.15))
 
     used: set[str] = set()  # legend entries actually drawn
     # A label goes on the outer side of a lane, away from the arrows between lanes.
@@ -381,7 +388,7 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
         raise TypeError(f"normalize must be True or False, got {normalize!r}")
 
     labels = list(reports)
-    fig, ax = _new_axes(ax, (1.6 * len(labels) + 3.0, 4.2))
+    fig, ax = _new_axes(ax, (1.6 * len(labels) + 3.0, 4.2), (0.7, 1.5, 0.45, 0.4))
     positions = range(len(labels))
     bottoms = [0.0] * len(labels)
     top = 0.0
@@ -400,7 +407,7 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
             scale = 1.0 if normalize else max(r.n_messages, 1)
             if h / scale >= 0.06:  # only where the count fits inside its segment
                 count = getattr(r, outcome)
-                ax.text(i, bottoms[i] + h / 2, f"{count}\n({count / max(r.n_messages, 1):.0%})", ha="center",
+                ax.text(i, bottoms[i] + h / 2, f"{count}\n({count / max(r.n_messages, 1):.1%})", ha="center",
                         va="center", fontsize=7.5, color="white" if outcome != "duplicated" else "black",
                         fontweight="bold", gid="bar-label",
                         bbox=dict(boxstyle="round,pad=0.15", fc=COLORS[outcome], ec="none"))
@@ -491,12 +498,12 @@ def sweep_figure(result: Any, *, keys: Sequence[str] = ("lost", "once", "duplica
         rows = math.ceil(len(keys) / cols)
         # Fixed margins, no layout engine: constrained layout costs ten times the drawing here,
         # and a panel that redraws on every slider move cannot afford it.
-        width, height = 4.0 * cols + 2.0, 2.9 * rows + 0.6
+        width, height = 4.0 * cols + 2.2, 2.9 * rows + 0.6
         fig = Figure(figsize=(width, height))
         FigureCanvasAgg(fig)
         grid = fig.subplots(rows, cols, squeeze=False, gridspec_kw=dict(
-            left=0.7 / width, right=1 - 1.75 / width, bottom=0.5 / height, top=1 - 0.55 / height,
-            wspace=0.25, hspace=0.55))
+            left=0.7 / width, right=1 - 1.95 / width, bottom=0.5 / height, top=1 - 0.55 / height,
+            wspace=0.25, hspace=0.45))
         axes = list(grid.ravel())
         for extra in axes[len(keys):]:
             extra.remove()
@@ -557,7 +564,6 @@ def update_sweep_figure(fig: Figure, result: Any) -> Figure:
     curves = {s: result.closed_forms(s, curve_x) for s in layout.semantics}
     for key, panel in layout.panels:
         artists = {a.get_gid(): a for a in (*panel.lines, *panel.collections)}
-        top = 1.0
         for j, semantic in enumerate(layout.semantics):
             rates = result.rates(semantic, key)
             half = layout.z * result.errors(semantic, key)
@@ -566,10 +572,12 @@ def update_sweep_figure(fig: Figure, result: Any) -> Figure:
             artists[f"points:{semantic}:{key}"].set_data(px, rates)
             artists[f"errorbars:{semantic}:{key}"].set_segments(
                 [((x, r - h), (x, r + h)) for x, r, h in zip(px, rates, half)])
-            top = max(top, float(np.nanmax(rates + half)), float(np.nanmax(curves[semantic][key])))
         panel.set_xlim(lo - pad, hi + pad)
         if key in ("effects", "attempts"):  # means, not probabilities
-            panel.set_ylim(0.0, top * 1.06)
+            # bounded by the attempts allowed: a fixed scale lets the eye compare sweeps (and lets a
+            # panel redraw only the data while the slider moves)
+            most = 1 + max(result.values) if result.parameter == "max_retries" else 1 + result.settings["max_retries"]
+            panel.set_ylim(0.0, most * 1.04)
         else:
             panel.set_ylim(-0.03, 1.03)
         panel.set_xlabel(_AXIS_LABELS[result.parameter], fontsize=8.5)
@@ -579,6 +587,16 @@ def update_sweep_figure(fig: Figure, result: Any) -> Figure:
         layout.heading.set_text(title)
     fig.stale = True
     return fig
+
+
+def sweep_artists(fig: Figure) -> list[Any]:
+    """The artists ``update_sweep_figure`` changes (data and heading), for a panel that redraws only them."""
+    if not isinstance(fig, Figure) or not isinstance(getattr(fig, "semantics_sweep", None), _SweepLayout):
+        raise ValueError("fig must be a Figure made by sweep_figure(...)")
+    layout: _SweepLayout = fig.semantics_sweep
+    found = [a for _, panel in layout.panels for a in (*panel.lines, *panel.collections)
+             if (a.get_gid() or "").split(":")[0] in ("curve", "points", "errorbars")]
+    return found + ([layout.heading] if layout.heading is not None else [])
 
 
 def _check_names(param: str, names: Any, allowed: Sequence[str]) -> list[str]:
