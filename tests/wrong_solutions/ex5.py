@@ -41,6 +41,20 @@ class ShortWindow(NB["Receiver"]):
         self.ack(seq)
 
 
+class WindowAtTheBound(NB["Receiver"]):
+    """Correct, at the edge: a copy arrives at most 24 after its submission and the first copy takes
+    at least 1, so a window of 23 after the first arrival is just enough."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= 23.0}
+            if seq not in seen:
+                self.apply(body)
+                seen[seq] = self.now
+            self.durable["seen"] = seen
+        self.ack(seq)
+
+
 class HighWatermark(Node):
     """Wrong: remembers only the highest sequence number applied; a message that arrives after a
     later one (retries reorder) is taken for a duplicate, acknowledged and dropped."""
@@ -70,6 +84,8 @@ class VolatileWindow(Node):
 CASES = [
     Case("solution", 5, Sender, NB["Receiver"], "passed", "a durable time window of 30 >= the horizon"),
     Case("sequence-window", 5, Sender, SequenceWindowReceiver, "passed", "the last 20 sequence numbers"),
+    Case("window-at-the-bound", 5, Sender, WindowAtTheBound, "passed",
+         "a window of 23: exactly what the stated bound allows"),
     Case("unbounded-record", 5, Sender, NB["UnboundedReceiver"], BOUNDED_STATE,
          "exercise 3's answer keeps one entry per message forever"),
     Case("window-shorter-than-horizon", 5, Sender, ShortWindow, NO_DUPLICATES,
