@@ -388,7 +388,7 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
         raise TypeError(f"normalize must be True or False, got {normalize!r}")
 
     labels = list(reports)
-    fig, ax = _new_axes(ax, (1.6 * len(labels) + 3.0, 4.2), (0.7, 1.5, 0.45, 0.4))
+    fig, ax = _new_axes(ax, (1.9 * len(labels) + 3.2, 4.2), (0.9, 1.5, 0.45, 0.4))
     positions = range(len(labels))
     bottoms = [0.0] * len(labels)
     top = 0.0
@@ -405,12 +405,16 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
         for i, (label, h) in enumerate(zip(labels, heights)):
             r = reports[label]
             scale = 1.0 if normalize else max(r.n_messages, 1)
-            if h / scale >= 0.06:  # only where the count fits inside its segment
-                count = getattr(r, outcome)
-                ax.text(i, bottoms[i] + h / 2, f"{count}\n({count / max(r.n_messages, 1):.1%})", ha="center",
+            count = getattr(r, outcome)
+            share = f"{count / max(r.n_messages, 1):.1%}"
+            if h / scale >= 0.06:  # the count fits inside its segment
+                ax.text(i, bottoms[i] + h / 2, f"{count}\n({share})", ha="center",
                         va="center", fontsize=7.5, color="white" if outcome != "duplicated" else "black",
                         fontweight="bold", gid="bar-label",
                         bbox=dict(boxstyle="round,pad=0.15", fc=COLORS[outcome], ec="none"))
+            elif count:  # too thin to see: say it beside the bar (a few lost messages still matter)
+                ax.text(i + 0.32, bottoms[i] + h / 2, f"{outcome} {count} ({share})", ha="left", va="center",
+                        fontsize=7, color="black", gid="bar-label")
         bottoms = [b + h for b, h in zip(bottoms, heights)]
         top = max(top, *bottoms)
     for i, label in enumerate(labels):
@@ -576,12 +580,16 @@ def update_sweep_figure(fig: Figure, result: Any) -> Figure:
         if key in ("effects", "attempts"):  # means, not probabilities
             # bounded by the attempts allowed: a fixed scale lets the eye compare sweeps (and lets a
             # panel redraw only the data while the slider moves)
-            most = 1 + max(result.values) if result.parameter == "max_retries" else 1 + result.settings["max_retries"]
-            panel.set_ylim(0.0, most * 1.04)
+            if result.parameter == "max_retries":  # the bound grows with x: fit the data, in steps of 0.5
+                shown = [a.get_ydata() for a in panel.lines if (a.get_gid() or "").split(":")[0] in ("curve", "points")]
+                most = math.ceil(1.08 * max(float(np.nanmax(y)) for y in shown) / 0.5) * 0.5
+            else:
+                most = 1.04 * (1 + result.settings["max_retries"])
+            panel.set_ylim(0.0, most)
         else:
             panel.set_ylim(-0.03, 1.03)
         panel.set_xlabel(_AXIS_LABELS[result.parameter], fontsize=8.5)
-    fixed = ", ".join(f"{k} {v:g}" for k, v in result.settings.items())
+    fixed = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in result.settings.items())
     title = layout.title if layout.title is not None else f"{result.n_messages:,} messages per point; {fixed}"
     if layout.heading is not None:
         layout.heading.set_text(title)

@@ -167,7 +167,7 @@ def test_update_sweep_figure_refills_the_same_artists():
     after = artists(fig)
     assert all(after[g] is before[g] for g in before)  # no artist rebuilt: no flicker, no leak
     assert np.array_equal(after["points:exactly-once:lost"].get_ydata(), second.rates("exactly-once", "lost"))
-    assert "ack_loss 0.5" in fig.texts[0].get_text()  # the suptitle says what was held fixed
+    assert "ack loss 0.5" in fig.texts[0].get_text()  # the suptitle says what was held fixed
 
 
 def test_sweep_figure_into_a_given_axes_and_errors():
