@@ -6,8 +6,8 @@ and stops it (process group, atexit, and the parent-death signal when ``setpriv`
 server outlives its notebook or test). ``open_lab`` uses the server named by ``COURSE_REDIS_URL``
 when that variable is set, and otherwise starts a private one.
 
-A consumer (``python -m semantics.broker consume ...``, run in a child process so that SIGKILL
-is real) reads a consumer group with XREADGROUP, applies each entry's effect (a deposit: a balance
+A consumer (``python -m semantics.broker consume ...``, or the file itself, which starts faster;
+run in a child process so that SIGKILL is real) reads a consumer group with XREADGROUP, applies each entry's effect (a deposit: a balance
 plus a per-message effect counter, the lab's measuring instrument) and acknowledges with XACK:
 
 - ``plain``: effect, then XACK: at-least-once. A crash between them leaves the entry in the
@@ -36,8 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .storage import READY, LabError, kill_and_restart, processes_mentioning, start_process
-from .validation import check_choice, check_int, check_number
+if __package__:
+    from .storage import _LIVE, READY, LabError, kill_and_restart, processes_mentioning, start_process
+    from .validation import check_choice, check_int, check_number
+else:
+    # Run as a file by the lab (faster start: the simulator package is not imported); see storage.py.
+    from storage import _LIVE, READY, LabError, kill_and_restart, processes_mentioning, start_process  # type: ignore
+    from validation import check_choice, check_int, check_number  # type: ignore[no-redef]
 
 REDIS_URL_ENV = "COURSE_REDIS_URL"
 MODES = ("plain", "noack", "idempotent")
@@ -105,6 +110,9 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     """True when something already listens on (host, port), or the port cannot be bound."""
     port = check_int("port", port, low=1, high=65535)
     with socket.socket() as s:
+        # SO_REUSEADDR, as redis-server itself sets it: connections of a previous server on this
+        # port lingering in TIME_WAIT must not count as "in use"; a listener still does.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -501,7 +509,7 @@ def consumer_command(lab: Lab, *, stream: str, group: str, consumer: str, mode: 
     for name, value in (("stream", stream), ("group", group), ("consumer", consumer)):
         _check_key(name, value)
     prefix = lab.prefix if prefix is None else _check_key("prefix", prefix)
-    cmd = [sys.executable, "-m", "semantics.broker", "consume", "--url", lab.url, "--stream", stream,
+    cmd = [sys.executable, str(Path(__file__).resolve()), "consume", "--url", lab.url, "--stream", stream,
            "--group", group, "--consumer", consumer, "--mode", mode, "--prefix", prefix,
            "--count", str(check_int("count", count, low=1, high=10_000)),
            "--pause", repr(check_number("pause", pause, low=0.0, high=1.0)), "--parent-pid", str(os.getpid())]
@@ -537,7 +545,6 @@ def run_consumer(lab: Lab, *, timeout: float = 60.0, **kwargs: Any) -> ConsumerR
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        from .storage import _LIVE
         _LIVE.discard(proc)
     killed = proc.returncode == -signal.SIGKILL
     if proc.returncode != 0 and not killed:

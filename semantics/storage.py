@@ -11,7 +11,8 @@ Two SQLite databases (WAL mode) stand for two systems that share no transaction:
   transaction as the balance update, so it counts exactly the effects that committed), and in
   inbox mode an ``inbox`` table of processed message ids.
 
-The consumer runs in a child process (``python -m semantics.storage consume DIR --mode ...``)
+The consumer runs in a child process (``python -m semantics.storage consume DIR --mode ...``,
+or the file itself, which starts faster)
 in three modes:
 
 - ``naive``: effect, then ack. A kill between the two commits redelivers: duplicates.
@@ -43,7 +44,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .validation import check_choice, check_int, check_number
+if __package__:
+    from .validation import check_choice, check_int, check_number
+else:
+    # Run as a file (``python .../semantics/storage.py consume ...``): the harness starts consumers
+    # this way because it skips importing the simulator package, which makes each restart about
+    # three times faster (hundreds of restarts per test run). ``python -m semantics.storage`` works too.
+    from validation import check_choice, check_int, check_number  # type: ignore[no-redef]
 
 MODES = ("naive", "ack-first", "inbox")
 BROKER_DB, SERVICE_DB = "broker.db", "service.db"
@@ -277,7 +284,7 @@ def start_process(command: Sequence[str], *, cwd: str | os.PathLike | None = Non
 
 
 def _consumer_command(directory: Path, mode: str, pause: float) -> list[str]:
-    return [sys.executable, "-m", "semantics.storage", "consume", str(directory), "--mode", mode,
+    return [sys.executable, str(Path(__file__).resolve()), "consume", str(directory), "--mode", mode,
             "--pause", repr(pause), "--parent-pid", str(os.getpid())]
 
 
@@ -422,6 +429,11 @@ def processes_mentioning(text: str) -> list[int]:
     and notebooks check that no consumer or server outlived its lab."""
     if not isinstance(text, str) or not text:
         raise TypeError(f"text must be a non-empty string, got {text!r}")
+    if not Path("/proc/self/cmdline").exists():      # macOS, BSD: no procfs; ask ps
+        out = subprocess.run(["ps", "-Ao", "pid=,stat=,args="], capture_output=True, text=True).stdout
+        rows = (line.split(None, 2) for line in out.splitlines())
+        return [int(r[0]) for r in rows if len(r) == 3 and text in r[2] and not r[1].startswith("Z")
+                and int(r[0]) != os.getpid()]
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
