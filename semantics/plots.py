@@ -196,6 +196,7 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     times = [t for e in events for t in (e.time, e.until) if t is not None]
     t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
     span = max(t1 - t0, 1.0)
+    own = ax is None  # our own figure has room for the legend on the right; a given Axes may not
     fig, ax = _new_axes(ax, (2.3 * len(lanes) + 3.4, min(max(3.5, 1.6 + 0.22 * span), 14.0)),
                         (1.6, 2.3, 0.75, 0.15))
 
@@ -319,9 +320,12 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
         title += left_out
     ax.set_title(title, fontsize=10, pad=22)
     handles = [h for key, h in _legend_handles().items() if key in used]
-    if handles:
+    if handles and own:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5, frameon=False,
                   borderaxespad=0.0)
+    elif handles:  # below the lanes, inside the Axes' own column
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7,
+                  frameon=False, borderaxespad=0.3)
     return fig
 
 
@@ -388,6 +392,7 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
         raise TypeError(f"normalize must be True or False, got {normalize!r}")
 
     labels = list(reports)
+    own = ax is None  # our own figure has room for the legend on the right; a given Axes may not
     fig, ax = _new_axes(ax, (1.9 * len(labels) + 3.2, 4.2), (0.9, 1.5, 0.45, 0.4))
     positions = range(len(labels))
     bottoms = [0.0] * len(labels)
@@ -427,8 +432,11 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
     ax.set_ylabel("fraction of messages" if normalize else "messages", fontsize=9)
     for spine in ("right", "top"):
         ax.spines[spine].set_visible(False)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
-              title="effects per message", title_fontsize=8)
+    if own:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
+                  title="effects per message", title_fontsize=8)
+    else:  # inside, top right, where the headroom above the bars leaves space
+        ax.legend(loc="upper right", ncol=3, fontsize=7, frameon=False, handlelength=1.2, columnspacing=0.8)
     if title is not None:
         ax.set_title(title, fontsize=10)
     return fig
