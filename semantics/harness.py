@@ -301,7 +301,18 @@ class _Run:
         else:
             if logical is not None and dst is self.submit_host:
                 self.acked[logical] = True
-            self.invoke(dst, "on_ack", (msg_id,), src)
+            if dst.watch:
+                self.invoke(dst, "on_ack", (msg_id,), src)
+            else:  # inlined invoke(), as above
+                dst.peer, dst.current = src, msg_id
+                dst.points += 1
+                try:
+                    dst.node.on_ack(msg_id)
+                except Crashed:
+                    pass
+                except Exception as exc:
+                    self.fail(dst, "on_ack", (msg_id,), exc)
+                dst.peer = None
 
     # -- nodes -----------------------------------------------------------------------------
     def invoke(self, host: Host, method: str, args: tuple, peer: str | None = None) -> bool:
