@@ -15,6 +15,7 @@ The ladder (each exercise starts from the previous answer)::
     3  durable, atomic deduplication     the receiver crashes at every crash point
     4  commit discipline of a consumer   a crash between processing and commit; redelivery
     5  bounded deduplication state       retries up to a stated horizon; state must stay small
+    6  capstone: outbox and inbox        the sender crashes too, at every crash point
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ INVARIANTS: dict[str, str] = {
     NO_DUPLICATES: CHECKER_INVARIANTS[NO_DUPLICATES],
     ACK_MEANS_EFFECT: CHECKER_INVARIANTS[ACK_MEANS_EFFECT],
     NO_SILENT_LOSS: CHECKER_INVARIANTS[NO_SILENT_LOSS],
-    EVERY_EFFECT: "every message the application sent takes effect (the sender retries until it is acknowledged)",
+    EVERY_EFFECT: "every message the sender accepted takes effect (it keeps sending it until it is acknowledged)",
     ALL_COMMITTED: "the consumer commits every record it has processed, so the broker stops redelivering it",
     BOUNDED_STATE: "the receiver's durable state never holds more than a fixed number of entries",
 }
@@ -213,6 +214,8 @@ class Exercise:
     fixed_sender: type[Node] | None = None
     state_bound: int | None = None
     horizon: float | None = None   # copies must arrive within this time of their message's submission
+    crash_nodes: tuple[str, ...] = ("receiver",)  # whose every crash point the adversary tries
+    accepted_only: bool = False    # EVERY_EFFECT only for messages whose on_send returned (sender crashes)
 
     @property
     def key(self) -> str:
@@ -257,8 +260,8 @@ def _ex2_scenarios() -> list[Scenario]:
     return out
 
 
-def _crash_faults(p: float) -> Faults:
-    return Faults(crash_prob=p, nodes=("receiver",), restart_after=1.0)
+def _crash_faults(p: float, nodes: tuple[str, ...] = ("receiver",)) -> Faults:
+    return Faults(crash_prob=p, nodes=nodes, restart_after=1.0)
 
 
 def _ex3_bases() -> list[Scenario]:
@@ -329,6 +332,25 @@ def _ex5_scenarios() -> list[Scenario]:
                             _link(loss=0.3, ack_loss=0.3, jitter=0.5), interval=EX5_INTERVAL))
         out.append(Scenario("a long run with receiver crashes", 150, seed,
                             _link(loss=0.2, ack_loss=0.4, jitter=0.5), _crash_faults(0.02), interval=EX5_INTERVAL))
+    return out
+
+
+def _ex6_bases() -> list[Scenario]:
+    return [
+        Scenario("the first attempt of the first message is lost", 2, link=_link(partitions=((0.0, 0.5),))),
+        Scenario("several messages in flight, their first attempts lost", 3, interval=0.5,
+                 link=_link(partitions=((0.0, 1.2),))),
+    ]
+
+
+def _ex6_scenarios() -> list[Scenario]:
+    both = ("sender", "receiver")
+    out = []
+    for seed in range(3):
+        out.append(Scenario("random crashes of both nodes, loss, ack loss, delays", 20, seed,
+                            _link(loss=0.3, ack_loss=0.3, jitter=0.5), _crash_faults(0.05, both), interval=1.0))
+        out.append(Scenario("frequent crashes of both nodes, stop-and-wait", 10, seed,
+                            _link(loss=0.3, ack_loss=0.2), _crash_faults(0.1, both)))
     return out
 
 
@@ -435,6 +457,27 @@ EXERCISES: dict[int, Exercise] = {
             NO_SILENT_LOSS: ("A message was dropped although it never took effect: it arrived after a later "
                              "one and was taken for a duplicate. Keep the set of applied sequence numbers "
                              "within the window, not only the highest."),
+            RUN_COMPLETES: _RUN_HINT,
+        }),
+    6: Exercise(
+        6, "Capstone: outbox and inbox", "exactly-once effects when the sender and the receiver both crash",
+        (RUN_COMPLETES, NO_DUPLICATES, ACK_MEANS_EFFECT, NO_SILENT_LOSS, EVERY_EFFECT), _ex6_scenarios,
+        _ex6_bases, crash_nodes=("sender", "receiver"), accepted_only=True,
+        hints={
+            EVERY_EFFECT: ("The sender accepted a message (on_send returned), and it was not sent again until "
+                           "acknowledged: an entry left the outbox before its ack arrived, or a crash took the "
+                           "volatile list of unacknowledged messages and the timers with it. Write each message to a durable outbox before on_send returns; in on_start, which "
+                           "runs again after every restart, send again whatever the outbox still holds and set "
+                           "its timers again (timers do not survive a crash); remove an entry only when its ack "
+                           "arrives."),
+            NO_DUPLICATES: ("A message took effect twice. An outbox resends what it is not sure about, by "
+                            "design: the receiver's inbox must absorb that. Keep it durable and committed in "
+                            "the same atomic block as the effect (exercise 3)."),
+            ACK_MEANS_EFFECT: ("The sender got an ack for a message that never took effect: the receiver "
+                               "acknowledged (or marked the id done) before the effect committed. Mark and apply "
+                               "in one atomic block, ack after it."),
+            NO_SILENT_LOSS: ("A copy was skipped as a duplicate although the message never took effect: the "
+                             "inbox mark was written without the effect. Write both in one atomic block."),
             RUN_COMPLETES: _RUN_HINT,
         }),
 }
@@ -590,6 +633,22 @@ def _measured(cls: type[Node], holder: list) -> type[Node]:
     return measured
 
 
+def _accepting(cls: type[Node], accepted: set[int]) -> type[Node]:
+    """A subclass of the learner's sender that records the messages whose ``on_send`` returned:
+    the application was told "accepted" (a business transaction committed). A message whose
+    ``on_send`` was cut by a crash was never accepted, and need not take effect."""
+
+    def on_send(self, msg_id, body):
+        super(accepting, self).on_send(msg_id, body)
+        if isinstance(body, Payload):
+            accepted.add(body.logical)
+
+    accepting = type(cls.__name__, (cls,), {"on_send": on_send})
+    accepting.__qualname__ = cls.__qualname__
+    accepting.__module__ = cls.__module__
+    return accepting
+
+
 @dataclass
 class _Outcome:
     report: Report | None
@@ -598,6 +657,7 @@ class _Outcome:
     committed: int | None = None        # exercise 4: the broker's committed offset at the end
     state: int = 0                      # exercise 5: largest durable state seen
     state_at: float = 0.0
+    accepted: set[int] | None = None    # capstone: messages whose on_send returned (None: all count)
 
 
 def _max_events(scenario: Scenario) -> int:
@@ -622,9 +682,13 @@ class _Runner:
             self.sender_factory = sender
         self.receiver_factory = (_measured(receiver, self.meter) if exercise.state_bound is not None
                                  else receiver)
+        self.accepted: set[int] = set()
+        if exercise.accepted_only:
+            self.sender_factory = _accepting(sender, self.accepted)
 
     def __call__(self, scenario: Scenario, trace: bool = False) -> _Outcome:
         self.brokers.clear()
+        self.accepted.clear()
         self.meter[0] = _Meter()
         try:
             report = run(self.sender_factory, self.receiver_factory, trace=trace,
@@ -636,6 +700,7 @@ class _Runner:
         if self.brokers:
             outcome.committed = getattr(self.brokers[-1], "committed", 0)
         outcome.state, outcome.state_at = self.meter[0].largest, self.meter[0].at
+        outcome.accepted = set(self.accepted) if self.exercise.accepted_only else None
         return outcome
 
     def violation(self, outcome: _Outcome) -> Finding | None:
@@ -656,9 +721,11 @@ class _Runner:
                 return Finding(name, v.logical, v.msg_id, v.explanation)
             if name == EVERY_EFFECT:
                 for m in messages:
-                    if m.effects == 0:
+                    if m.effects == 0 and (outcome.accepted is None or m.logical in outcome.accepted):
+                        accepted = "the sender accepted it (on_send returned), yet it " \
+                            if outcome.accepted is not None else ""
                         return Finding(name, m.logical, m.msg_id,
-                                       f"never took effect ({m.attempts} attempt(s), {m.deliveries} "
+                                       f"{accepted}never took effect ({m.attempts} attempt(s), {m.deliveries} "
                                        f"delivered to a live receiver)")
             if name == ALL_COMMITTED and outcome.committed is not None and outcome.committed < report.n_messages:
                 m = messages[outcome.committed]
@@ -705,10 +772,11 @@ def _scenarios(exercise: Exercise, runner: _Runner) -> Iterator[Scenario]:
         outcome = runner(base)
         if outcome.report is None or outcome.report.status != "ok":
             continue  # the base itself fails: it has been reported already
-        points = outcome.report.points.get("receiver", 0)
-        for k in range(min(points, MAX_CRASH_POINTS)):
-            yield replace(base, label=f"{base.label}; the receiver crashes at crash point {k}",
-                          faults=Faults(crash_at={"receiver": {k}}, restart_after=1.0))
+        for node in exercise.crash_nodes:
+            points = outcome.report.points.get(node, 0)
+            for k in range(min(points, MAX_CRASH_POINTS)):
+                yield replace(base, label=f"{base.label}; the {node} crashes at crash point {k}",
+                              faults=Faults(crash_at={node: {k}}, restart_after=1.0))
     yield from exercise.scenarios()
 
 
@@ -791,7 +859,7 @@ def check(exercise: int | str, sender: type[Node] | None = None, receiver: type[
           progress: bool = True, time_budget: float = TIME_BUDGET) -> Verdict:
     """Grade a protocol for one exercise of the ladder and explain the verdict.
 
-    exercise:    the exercise number, 1 to 5 (or "ex1" ... "ex5").
+    exercise:    the exercise number, 1 to 6 (or "ex1" ... "ex6").
     sender:      the sender class (exercise 4: the consumer is graded against ``Broker``; pass
                  ``Broker`` or None).
     receiver:    the receiver (exercise 4: the consumer) class.
@@ -853,7 +921,8 @@ def check(exercise: int | str, sender: type[Node] | None = None, receiver: type[
 def _tried(ex: Exercise, crashes: int, done: int) -> str:
     parts = []
     if crashes:
-        parts.append(f"{crashes} with a receiver crash at one crash point, every point in turn")
+        parts.append(f"{crashes} with one crash of the {' or the '.join(ex.crash_nodes)}, at every crash "
+                     "point in turn")
     parts.append(f"{done - crashes} more, adversarial then seeded random faults")
     return "; ".join(parts)
 
@@ -899,12 +968,12 @@ def _message_counts(n: int) -> list[int]:
 _CRASH_POINT = re.compile(r"^crash point (\d+)")
 
 
-def _simplifications(scenario: Scenario, crash_points: tuple[int, ...]) -> Iterator[tuple[str, Scenario]]:
+def _simplifications(scenario: Scenario, crash_points: dict[str, set[int]]) -> Iterator[tuple[str, Scenario]]:
     """Candidate scenarios with one fault fewer (or one simpler), simplest change first."""
     link, faults = scenario.link, scenario.faults
     if faults.crash_prob and crash_points:
         yield "crashes at fixed points", replace(scenario, faults=Faults(
-            crash_at={"receiver": set(crash_points)}, restart_after=faults.restart_after))
+            crash_at=crash_points, restart_after=faults.restart_after))
     if scenario.interval is not None:
         yield "stop-and-wait", replace(scenario, interval=None)
     for name in ("partitions", "duplicate", "jitter", "loss", "ack_loss"):
@@ -954,13 +1023,14 @@ def _counterexample(runner: _Runner, scenario: Scenario, finding: Finding) -> Co
             outcome = runner(base)
             if outcome.report is None:
                 break
-            for k in range(min(outcome.report.points.get("receiver", 0), MAX_CRASH_POINTS)):
-                if time.perf_counter() > deadline:
-                    return current
-                candidate = replace(base, faults=Faults(crash_at={"receiver": {k}},
-                                                        restart_after=current.faults.restart_after))
-                if fails(candidate):
-                    return candidate
+            for node in runner.exercise.crash_nodes:
+                for k in range(min(outcome.report.points.get(node, 0), MAX_CRASH_POINTS)):
+                    if time.perf_counter() > deadline:
+                        return current
+                    candidate = replace(base, faults=Faults(crash_at={node: {k}},
+                                                            restart_after=current.faults.restart_after))
+                    if fails(candidate):
+                        return candidate
         return current
 
     if shrink:
@@ -972,8 +1042,10 @@ def _counterexample(runner: _Runner, scenario: Scenario, finding: Finding) -> Co
             traced = runner(best, trace=True).report
             if traced is None:  # a node could not even be built: nothing to simplify
                 break
-            points = tuple(int(m.group(1)) for e in (traced.trace or ()) if e.kind == "crash"
-                           and e.node == "receiver" and (m := _CRASH_POINT.match(e.text)))
+            points: dict[str, set[int]] = {}
+            for e in traced.trace or ():
+                if e.kind == "crash" and (m := _CRASH_POINT.match(e.text)):
+                    points.setdefault(e.node, set()).add(int(m.group(1)))
             for _, candidate in _simplifications(best, points):
                 if time.perf_counter() > deadline:
                     break

@@ -21,8 +21,8 @@ make_exercises = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_exercises)
 
 
-def test_there_is_a_ladder_of_five_exercises():
-    assert [p.name[:2] for p in SOLUTIONS] == ["01", "02", "03", "04", "05"]
+def test_there_is_a_ladder_of_five_exercises_and_a_capstone():
+    assert [p.name[:2] for p in SOLUTIONS] == ["01", "02", "03", "04", "05", "06"]
     assert [p.name for p in EXERCISES] == [p.name for p in SOLUTIONS]
 
 

@@ -235,7 +235,7 @@ def test_broker_ignores_a_commit_that_is_not_an_offset():
 
 
 @pytest.mark.parametrize("args, error, words", [
-    ((0, ex2.Sender, ex2.Receiver), ValueError, "exercise must be one of 1, 2, 3, 4, 5"),
+    ((0, ex2.Sender, ex2.Receiver), ValueError, "exercise must be one of 1, 2, 3, 4, 5, 6"),
     (("ex9", ex2.Sender, ex2.Receiver), ValueError, "got 'ex9'"),
     ((1.0, ex2.Sender, ex2.Receiver), TypeError, "exercise must be an exercise number"),
     ((2, ex2.Sender(), ex2.Receiver), TypeError, "sender must be a class, not an instance"),

@@ -1,7 +1,7 @@
 """The grader's catalog: plausible wrong solutions, each with the invariant that must reject it, and
 genuinely different correct solutions that must pass.
 
-One module per exercise (``ex1`` ... ``ex5``) holds ``CASES``: ``Case`` entries naming the exercise,
+One module per exercise (``ex1`` ... ``ex6``) holds ``CASES``: ``Case`` entries naming the exercise,
 the classes and what the grader must answer. The code a learner starts from (the given sender or
 receiver of each exercise) is taken from the solution notebook itself (``notebook``), so that the
 catalog can never drift from what learners see.
@@ -20,7 +20,7 @@ import nbformat
 
 SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
 NOTEBOOKS = {1: "01-retries.ipynb", 2: "02-deduplication.ipynb", 3: "03-durable-atomic.ipynb",
-             4: "04-consumer-commits.ipynb", 5: "05-bounded-state.ipynb"}
+             4: "04-consumer-commits.ipynb", 5: "05-bounded-state.ipynb", 6: "06-outbox-inbox.ipynb"}
 
 
 @dataclass(frozen=True)
@@ -52,5 +52,5 @@ def notebook(number: int) -> dict[str, Any]:
 
 
 def all_cases() -> list[Case]:
-    from . import ex1, ex2, ex3, ex4, ex5
-    return [case for module in (ex1, ex2, ex3, ex4, ex5) for case in module.CASES]
+    from . import ex1, ex2, ex3, ex4, ex5, ex6
+    return [case for module in (ex1, ex2, ex3, ex4, ex5, ex6) for case in module.CASES]
