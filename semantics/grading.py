@@ -765,19 +765,21 @@ class _Runner:
 # -- the grading loop ----------------------------------------------------------------------------
 
 
-def _scenarios(exercise: Exercise, runner: _Runner) -> Iterator[Scenario]:
-    """Adversarial scenarios first (small, cheap, most telling), then the random ones."""
+def _scenarios(exercise: Exercise, runner: _Runner, known: dict[int, _Outcome]) -> list[Scenario]:
+    """Adversarial scenarios first (small, cheap, most telling), then the random ones. A base run
+    without faults counts the crash points of each node; then every one of them is tried in turn."""
+    out = []
     for base in exercise.crash_bases():
-        yield base
-        outcome = runner(base)
+        out.append(base)
+        outcome = known[id(base)] = runner(base)  # kept: the grading loop need not run it again
         if outcome.report is None or outcome.report.status != "ok":
-            continue  # the base itself fails: it has been reported already
+            return out  # the base itself fails (raised, ran away): grading stops there
         for node in exercise.crash_nodes:
             points = outcome.report.points.get(node, 0)
             for k in range(min(points, MAX_CRASH_POINTS)):
-                yield replace(base, label=f"{base.label}; the {node} crashes at crash point {k}",
-                              faults=Faults(crash_at={node: {k}}, restart_after=1.0))
-    yield from exercise.scenarios()
+                out.append(replace(base, label=f"{base.label}; the {node} crashes at crash point {k}",
+                                   faults=Faults(crash_at={node: {k}}, restart_after=1.0)))
+    return out + exercise.scenarios()
 
 
 class _Progress:
@@ -792,7 +794,7 @@ class _Progress:
         self.widgets_ok = True
         self.last_text = 0.0
 
-    def update(self, done: int, note: str) -> None:
+    def update(self, done: int, total: int, note: str) -> None:
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -802,18 +804,18 @@ class _Progress:
             try:
                 import ipywidgets
                 from IPython.display import display
-                self.widget = ipywidgets.IntProgress(value=0, min=0, max=100, description=self.title[:18])
+                self.widget = ipywidgets.IntProgress(value=0, min=0, max=total, description=self.title[:18])
                 self.label = ipywidgets.Label()
                 self.box = ipywidgets.HBox([self.widget, self.label])
                 display(self.box)
             except Exception:  # no widgets available: fall back to text
                 self.widget, self.widgets_ok = None, False
         if self.widget is not None:
-            self.widget.value = min(99, done)
-            self.label.value = f"{done} scenarios: {note}"
+            self.widget.value = done
+            self.label.value = f"{done}/{total} scenarios: {note}"
         elif now - self.last_text >= 1.0:
             self.last_text = now
-            print(f"[grading {self.title}] {done} scenarios, {now - self.started:.0f} s: {note}",
+            print(f"[grading {self.title}] {done}/{total} scenarios, {now - self.started:.0f} s: {note}",
                   file=sys.stderr, flush=True)
 
     @staticmethod
@@ -892,11 +894,13 @@ def check(exercise: int | str, sender: type[Node] | None = None, receiver: type[
     bar = _Progress(f"exercise {ex.number}", progress)
     done = crashes = 0
     try:
-        for scenario in _scenarios(ex, runner):
-            outcome = runner(scenario)
+        known: dict[int, _Outcome] = {}
+        scenarios = _scenarios(ex, runner, known)
+        for scenario in scenarios:
+            outcome = known.pop(id(scenario), None) or runner(scenario)
             done += 1
             crashes += bool(scenario.faults.crash_at)
-            bar.update(done, scenario.label)
+            bar.update(done, len(scenarios), scenario.label)
             if outcome.not_implemented:
                 return _not_implemented(ex, outcome, done, time.perf_counter() - started)
             finding = runner.violation(outcome)

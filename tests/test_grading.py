@@ -283,13 +283,13 @@ def test_html_display_escapes_learner_text():
 def test_headless_progress_is_text_on_stderr(capsys):
     bar = G._Progress("exercise 3", True)
     bar.started -= 5  # as if grading had run for five seconds
-    bar.update(12, "random receiver crashes")
+    bar.update(12, 80, "random receiver crashes")
     bar.close()
     err = capsys.readouterr().err
-    assert "[grading exercise 3] 12 scenarios" in err and "random receiver crashes" in err
+    assert "[grading exercise 3] 12/80 scenarios" in err and "random receiver crashes" in err
     quiet = G._Progress("exercise 3", False)
     quiet.started -= 5
-    quiet.update(1, "x")
+    quiet.update(1, 2, "x")
     assert capsys.readouterr().err == ""
 
 
