@@ -25,7 +25,7 @@ from matplotlib.patches import FancyArrowPatch, Patch
 from .analysis import KEYS
 from .checker import SEMANTICS, Event, Report
 from .sweeps import Sweep
-from .validation import check_choice, check_number
+from .validation import check_choice, check_int, check_number
 
 # Okabe-Ito: distinguishable with every common form of colour blindness. Each element also
 # differs by line style or marker shape, so a grey-scale print still tells them apart.
@@ -168,7 +168,8 @@ def _short(msg_id: Any) -> str:
 
 
 def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | None = None,
-                     messages: Iterable[str | int] | None = None, nodes: Sequence[str] | None = None) -> Figure:
+                     messages: Iterable[str | int] | None = None, nodes: Sequence[str] | None = None,
+                     legend: bool = True) -> Figure:
     """Draw the message-sequence (Lamport) diagram of a traced run: one lane per node, time down.
 
     report:   a Report from ``run(..., trace=True)`` or ``simulate(..., trace=True)``.
@@ -177,6 +178,7 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     messages: which logical messages to draw, by id ("m1") or logical index (0-based); default all
               of them, or the first ten when there are more (the title says so).
     nodes:    the lanes, left to right (default: sender, receiver, then any other node in the trace).
+    legend:   draw the legend of what the diagram shows (False: see ``diagram_legend()``).
 
     Data messages are solid blue arrows, acks dashed orange ones, network duplicates dotted. A send
     the network dropped stops half-way at an X; one sent into a partition stops at a square; a
@@ -186,6 +188,8 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     _check_report(report)
     _check_ax(ax)
     _check_title(title)
+    if not isinstance(legend, bool):
+        raise TypeError(f"legend must be True or False, got {legend!r}")
     if report.trace is None:
         raise ValueError("report has no trace: run it with trace=True (semantics.run(..., trace=True) or "
                          "semantics.simulate(..., trace=True)) to draw a sequence diagram")
@@ -197,8 +201,9 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
     span = max(t1 - t0, 1.0)
     own = ax is None  # our own figure has room for the legend on the right; a given Axes may not
-    fig, ax = _new_axes(ax, (2.3 * len(lanes) + 3.4, min(max(3.5, 1.6 + 0.22 * span), 14.0)),
-                        (1.6, 2.3, 0.75, 0.15))
+    right = 2.3 if legend else 0.9
+    fig, ax = _new_axes(ax, (2.3 * len(lanes) + 1.1 + right, min(max(3.5, 1.6 + 0.22 * span), 14.0)),
+                        (1.6, right, 0.75, 0.15))
 
     used: set[str] = set()  # legend entries actually drawn
     # A label goes on the outer side of a lane, away from the arrows between lanes.
@@ -318,14 +323,26 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
                  f"once {report.once}, duplicated {report.duplicated}; {report.attempts} attempts") + left_out
     elif left_out:
         title += left_out
-    ax.set_title(title, fontsize=10, pad=22)
-    handles = [h for key, h in _legend_handles().items() if key in used]
+    ax.set_title(title, fontsize=10, pad=22, y=1.0)  # a fixed y: auto-placement measures every tick label
+    handles = [h for key, h in _legend_handles().items() if key in used] if legend else []
     if handles and own:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5, frameon=False,
                   borderaxespad=0.0)
     elif handles:  # below the lanes, inside the Axes' own column
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7,
                   frameon=False, borderaxespad=0.3)
+    return fig
+
+
+def diagram_legend(*, columns: int = 1) -> Figure:
+    """Every mark a sequence diagram can show, in a small figure of its own (a panel draws it once
+    and its diagrams without a legend)."""
+    columns = check_int("columns", columns, low=1, high=13)
+    handles = list(_legend_handles().values())
+    rows = math.ceil(len(handles) / columns)
+    fig = Figure(figsize=(2.5 * columns, 0.26 * rows + 0.3))
+    FigureCanvasAgg(fig)
+    fig.legend(handles=handles, loc="center", ncol=columns, fontsize=8, frameon=False, labelspacing=0.7)
     return fig
 
 
@@ -394,41 +411,25 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
     labels = list(reports)
     own = ax is None  # our own figure has room for the legend on the right; a given Axes may not
     fig, ax = _new_axes(ax, (1.9 * len(labels) + 3.2, 4.2), (0.9, 1.5, 0.45, 0.4))
-    positions = range(len(labels))
-    bottoms = [0.0] * len(labels)
-    top = 0.0
+    positions = list(range(len(labels)))
+    layout = _BarsLayout(labels, normalize)
     for outcome in OUTCOMES:
-        heights = []
-        for label in labels:
-            r = reports[label]
-            count = getattr(r, outcome)
-            heights.append(count / r.n_messages if normalize and r.n_messages else float(count))
-        bars = ax.bar(positions, heights, bottom=bottoms, width=0.6, color=COLORS[outcome],
-                      hatch=HATCHES[outcome], edgecolor="black", lw=0.6, label=outcome)
-        for bar, label in zip(bars, labels):
+        bars = ax.bar(positions, [0.0] * len(labels), width=0.6, color=COLORS[outcome], hatch=HATCHES[outcome],
+                      edgecolor="black", lw=0.6, label=outcome)
+        for i, (bar, label) in enumerate(zip(bars, labels)):
             bar.set_gid(f"bar:{outcome}:{label}")
-        for i, (label, h) in enumerate(zip(labels, heights)):
-            r = reports[label]
-            scale = 1.0 if normalize else max(r.n_messages, 1)
-            count = getattr(r, outcome)
-            share = f"{count / max(r.n_messages, 1):.1%}"
-            if h / scale >= 0.06:  # the count fits inside its segment
-                ax.text(i, bottoms[i] + h / 2, f"{count}\n({share})", ha="center",
-                        va="center", fontsize=7.5, color="white" if outcome != "duplicated" else "black",
-                        fontweight="bold", gid="bar-label",
-                        bbox=dict(boxstyle="round,pad=0.15", fc=COLORS[outcome], ec="none"))
-            elif count:  # too thin to see: say it beside the bar (a few lost messages still matter)
-                ax.text(i + 0.32, bottoms[i] + h / 2, f"{outcome} {count} ({share})", ha="left", va="center",
-                        fontsize=7, color="black", gid="bar-label")
-        bottoms = [b + h for b, h in zip(bottoms, heights)]
-        top = max(top, *bottoms)
+            layout.bars[outcome, label] = bar
+            # the count inside its segment where it fits, beside the bar where it does not (a few
+            # lost messages still matter)
+            layout.inside[outcome, label] = ax.text(
+                i, 0, "", ha="center", va="center", fontsize=7.5, fontweight="bold", gid="bar-label",
+                color="white" if outcome != "duplicated" else "black",
+                bbox=dict(boxstyle="round,pad=0.15", fc=COLORS[outcome], ec="none"))
+            layout.beside[outcome, label] = ax.text(i + 0.32, 0, "", ha="left", va="center", fontsize=7,
+                                                    color="black", gid="bar-label")
     for i, label in enumerate(labels):
-        r = reports[label]
-        per = r.attempts / r.n_messages if r.n_messages else 0.0
-        ax.text(i, bottoms[i] + 0.02 * max(top, 1e-9), f"{per:.2f} attempts/msg", ha="center", va="bottom",
-                fontsize=8, gid=f"attempts:{label}")
-    ax.set_xticks(list(positions), labels, fontsize=9)
-    ax.set_ylim(0, (top or 1.0) * 1.15)
+        layout.attempts[label] = ax.text(i, 0, "", ha="center", va="bottom", fontsize=8, gid=f"attempts:{label}")
+    ax.set_xticks(positions, labels, fontsize=9)
     ax.set_ylabel("fraction of messages" if normalize else "messages", fontsize=9)
     for spine in ("right", "top"):
         ax.spines[spine].set_visible(False)
@@ -439,7 +440,74 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
         ax.legend(loc="upper right", ncol=3, fontsize=7, frameon=False, handlelength=1.2, columnspacing=0.8)
     if title is not None:
         ax.set_title(title, fontsize=10)
+    ax.semantics_bars = layout
+    update_outcome_bars(ax, reports)
     return fig
+
+
+class _BarsLayout:
+    """The artists of an outcome_bars Axes, so ``update_outcome_bars`` can refill them in place."""
+
+    def __init__(self, labels: list[str], normalize: bool) -> None:
+        self.labels, self.normalize = labels, normalize
+        self.bars: dict[tuple[str, str], Any] = {}
+        self.inside: dict[tuple[str, str], Any] = {}
+        self.beside: dict[tuple[str, str], Any] = {}
+        self.attempts: dict[str, Any] = {}
+
+    def artists(self) -> list[Any]:
+        return [*self.bars.values(), *self.inside.values(), *self.beside.values(), *self.attempts.values()]
+
+
+def update_outcome_bars(fig_or_ax: Figure | Axes, reports: Mapping[str, Report]) -> Figure:
+    """Refill bars made by ``outcome_bars`` with new reports under the same labels, in place (a widget
+    redraws without rebuilding the figure)."""
+    ax = fig_or_ax.axes[0] if isinstance(fig_or_ax, Figure) and fig_or_ax.axes else fig_or_ax
+    layout = getattr(ax, "semantics_bars", None)
+    if not isinstance(layout, _BarsLayout):
+        raise ValueError("update_outcome_bars needs a Figure or Axes made by outcome_bars(...)")
+    if not isinstance(reports, Mapping) or list(reports) != layout.labels:
+        raise ValueError(f"reports must have the labels {layout.labels!r}, in that order")
+    for label, report in reports.items():
+        _check_report(report, f"reports[{label!r}]")
+    bottoms = [0.0] * len(layout.labels)
+    for outcome in OUTCOMES:
+        for i, label in enumerate(layout.labels):
+            r = reports[label]
+            n = max(r.n_messages, 1)
+            count = getattr(r, outcome)
+            h = count / n if layout.normalize else float(count)
+            bar = layout.bars[outcome, label]
+            bar.set_y(bottoms[i])
+            bar.set_height(h)
+            share = f"{count / n:.1%}"
+            fits = count / n >= 0.06
+            inside, beside = layout.inside[outcome, label], layout.beside[outcome, label]
+            inside.set_visible(fits)
+            beside.set_visible(bool(count) and not fits)
+            inside.set_y(bottoms[i] + h / 2)
+            inside.set_text(f"{count}\n({share})")
+            beside.set_y(bottoms[i] + h / 2)
+            beside.set_text(f"{outcome} {count} ({share})")
+            bottoms[i] += h
+    top = max(bottoms) or 1.0
+    for i, label in enumerate(layout.labels):
+        r = reports[label]
+        per = r.attempts / r.n_messages if r.n_messages else 0.0
+        layout.attempts[label].set_y(bottoms[i] + 0.02 * top)
+        layout.attempts[label].set_text(f"{per:.2f} attempts/msg")
+    ax.set_ylim(0, top * 1.15)
+    ax.figure.stale = True
+    return ax.figure
+
+
+def bar_artists(fig_or_ax: Figure | Axes) -> list[Any]:
+    """The artists ``update_outcome_bars`` changes, for a panel that redraws only them."""
+    ax = fig_or_ax.axes[0] if isinstance(fig_or_ax, Figure) and fig_or_ax.axes else fig_or_ax
+    layout = getattr(ax, "semantics_bars", None)
+    if not isinstance(layout, _BarsLayout):
+        raise ValueError("bar_artists needs a Figure or Axes made by outcome_bars(...)")
+    return layout.artists()
 
 
 def bar_heights(fig_or_ax: Figure | Axes) -> dict[str, dict[str, float]]:

@@ -21,7 +21,8 @@ from PIL import Image
 
 from .checker import SEMANTICS, Report
 from .facade import simulate
-from .plots import outcome_bars, sequence_diagram, sweep_artists, sweep_figure, update_sweep_figure
+from .plots import (bar_artists, diagram_legend, outcome_bars, sequence_diagram, sweep_artists, sweep_figure, update_outcome_bars,
+                    update_sweep_figure)
 from .sweeps import Sweep, sweep
 from .validation import check_int, check_number, check_probability
 
@@ -97,6 +98,8 @@ class _Panel(w.VBox):
         self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.figure: Figure | None = None
         self.text = ""
+        self._background: Any = None  # the pixels of the figure without its dynamic artists
+        self._frame: tuple = ()
         names = list(controls)
         half = (len(names) + 1) // 2
         box = w.HBox([w.VBox([controls[n] for n in names[:half]]), w.VBox([controls[n] for n in names[half:]])])
@@ -125,10 +128,28 @@ class _Panel(w.VBox):
         self._show(text)
 
     def render(self, fig: Figure) -> bytes:
-        """Draw ``fig`` on its Agg canvas and encode it as PNG."""
-        fig.set_dpi(self.dpi)
-        fig.canvas.draw()
+        """Draw ``fig`` on its Agg canvas and encode it as PNG. While the frame (axes limits and labels)
+        stays put, only the artists ``dynamic(fig)`` names are drawn again, over the kept pixels of the
+        rest: ticks, labels and legends are most of matplotlib's time, and they did not change."""
+        canvas = fig.canvas
+        dynamic = self.dynamic(fig)
+        frame = (id(fig),) + tuple((ax.get_xlim(), ax.get_ylim(), ax.get_xlabel()) for ax in fig.axes)
+        if dynamic and self._background is not None and frame == self._frame:
+            canvas.restore_region(self._background)
+        else:
+            for artist in dynamic:
+                artist.set_animated(True)  # left out of the full draw, drawn over it below
+            fig.set_dpi(self.dpi)
+            canvas.draw()
+            self._background, self._frame = (canvas.copy_from_bbox(fig.bbox), frame) if dynamic else (None, ())
+        for artist in dynamic:
+            fig.draw_artist(artist)
+            artist.set_animated(False)  # so that panel.figure, saved or shown elsewhere, is complete
         return _png(fig)
+
+    def dynamic(self, fig: Figure) -> list[Any]:
+        """The artists a recompute changes in place (none: the figure is rebuilt every time)."""
+        return []
 
     def _show(self, text: str) -> None:
         self.text = text
@@ -167,7 +188,14 @@ class OutcomePanel(_Panel):
 
     def compute(self, values: dict[str, Any]) -> tuple[str, Figure]:
         reports = compare(**values)
-        return compare_text(reports), outcome_bars(reports, title="same faults, three guarantees")
+        if self.figure is None:
+            fig = outcome_bars(reports, title="same faults, three guarantees")
+        else:
+            fig = update_outcome_bars(self.figure, reports)  # same bars, new heights
+        return compare_text(reports), fig
+
+    def dynamic(self, fig: Figure) -> list[Any]:
+        return bar_artists(fig)
 
 
 class SweepPanel(_Panel):
@@ -194,8 +222,6 @@ class SweepPanel(_Panel):
             "seed": _seed(check_int("seed", seed, high=1_000_000)),
         }
         self.result: Sweep | None = None
-        self._background: Any = None
-        self._frame: tuple = ()
         super().__init__(controls)
 
     def compute(self, values: dict[str, Any]) -> tuple[str, Figure]:
@@ -207,26 +233,12 @@ class SweepPanel(_Panel):
         self.result = result
         if self.figure is None:
             fig = sweep_figure(result, keys=self.rate_keys)
-            for artist in sweep_artists(fig):
-                artist.set_animated(True)  # drawn over a cached background, see render()
         else:
             fig = update_sweep_figure(self.figure, result)  # same artists, new data
         return result.table(keys=("lost", "duplicated", "attempts")), fig
 
-    def render(self, fig: Figure) -> bytes:
-        # Axes, ticks and labels stay put while a slider moves: draw them once, keep the pixels, and
-        # draw only the curves, points and heading over them (text is most of matplotlib's time).
-        canvas = fig.canvas
-        frame = tuple((ax.get_xlim(), ax.get_ylim(), ax.get_xlabel()) for ax in fig.axes)
-        if self._background is not None and frame == self._frame:
-            canvas.restore_region(self._background)
-        else:
-            fig.set_dpi(self.dpi)
-            canvas.draw()  # without the animated artists
-            self._background, self._frame = canvas.copy_from_bbox(fig.bbox), frame
-        for artist in sweep_artists(fig):
-            fig.draw_artist(artist)
-        return _png(fig)
+    def dynamic(self, fig: Figure) -> list[Any]:
+        return sweep_artists(fig)
 
 
 class DiagramPanel(_Panel):
@@ -261,12 +273,18 @@ class DiagramPanel(_Panel):
         }
         self.report: Report | None = None
         super().__init__(controls)
+        # The legend never changes: draw it once, beside the diagrams (drawn without one).
+        legend = diagram_legend()
+        legend.set_dpi(self.dpi)
+        legend.canvas.draw()
+        self.legend = w.Image(value=_png(legend), format="png")
+        self.children = (self.children[0], self.summary, w.HBox([self.image, self.legend]))
 
     def compute(self, values: dict[str, Any]) -> tuple[str, Figure]:
         semantic = values.pop("semantic")
         report = simulate(semantic, trace=True, **values)
         self.report = report
-        return diagram_text(report, semantic), sequence_diagram(report, title=semantic)
+        return diagram_text(report, semantic), sequence_diagram(report, title=semantic, legend=False)
 
 
 def _png(fig: Figure) -> bytes:

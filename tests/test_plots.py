@@ -269,3 +269,35 @@ def test_outcome_bars_argument_errors():
         plots.outcome_bars({1: r})
     with pytest.raises(TypeError, match="normalize must be True or False"):
         plots.outcome_bars({"a": r}, normalize="yes")
+
+
+def test_update_outcome_bars_refills_in_place_and_checks_labels():
+    first = {s: semantics.simulate(s, n_messages=200, loss=0.1, seed=1) for s in semantics.SEMANTICS}
+    second = {s: semantics.simulate(s, n_messages=200, loss=0.5, ack_loss=0.4, seed=2) for s in semantics.SEMANTICS}
+    fig = plots.outcome_bars(first)
+    patches = list(fig.axes[0].patches)
+    assert plots.update_outcome_bars(fig, second) is fig
+    assert list(fig.axes[0].patches) == patches  # the same rectangles, new heights
+    heights = plots.bar_heights(fig)
+    for s, r in second.items():
+        assert heights[s] == {"lost": r.lost, "once": r.once, "duplicated": r.duplicated}
+    # a segment too thin for its count gets it beside the bar; a wide one inside
+    texts = [t for t in fig.axes[0].texts if t.get_gid() == "bar-label" and t.get_visible()]
+    assert all(t.get_text() for t in texts)
+    with pytest.raises(ValueError, match="reports must have the labels"):
+        plots.update_outcome_bars(fig, {"at-most-once": second["at-most-once"]})
+    with pytest.raises(ValueError, match="made by outcome_bars"):
+        plots.update_outcome_bars(Figure(), second)
+
+
+def test_diagram_without_legend_and_the_legend_of_every_mark():
+    report = semantics.simulate("at-least-once", n_messages=3, loss=0.4, ack_loss=0.4, seed=0, trace=True)
+    with_legend, without = plots.sequence_diagram(report), plots.sequence_diagram(report, legend=False)
+    assert with_legend.axes[0].get_legend() is not None and without.axes[0].get_legend() is None
+    assert plots.count_marks(with_legend) == plots.count_marks(without)  # the same picture otherwise
+    entries = [t.get_text() for t in plots.diagram_legend().legends[0].get_texts()]
+    assert len(entries) == len(set(entries)) == 13
+    assert {"data message", "ack", "network duplicate", "lost by the network", "sent into a partition",
+            "arrived at a crashed node", "effect applied", "crash", "node down"} <= set(entries)
+    with pytest.raises(TypeError, match="legend must be True or False"):
+        plots.sequence_diagram(report, legend="no")

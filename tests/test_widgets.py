@@ -29,6 +29,14 @@ def test_outcome_panel_shows_the_headless_numbers_and_follows_a_slider():
         assert heights[s] == {"lost": r.lost, "once": r.once, "duplicated": r.duplicated}
     # the numbers are visible text (what a browser test reads), not only a picture
     assert f"lost {reports['at-most-once'].lost:>6}" in panel.summary.value
+    # redrawn in place: the same figure, and the pixels a full draw of these numbers gives
+    fresh = widgets.OutcomePanel(n_messages=300, loss=0.6, ack_loss=0.2)
+    assert bytes(fresh.image.value) == bytes(panel.image.value)
+    figure = panel.figure
+    panel.controls["n_messages"].value = 500  # a new scale: the full draw path
+    assert panel.figure is figure and plots.bar_heights(figure)["exactly-once"]["once"] == \
+        widgets.compare(**panel.values)["exactly-once"].once
+    assert bytes(widgets.OutcomePanel(n_messages=500, loss=0.6, ack_loss=0.2).image.value) == bytes(panel.image.value)
 
 
 def test_outcome_panel_crashes_and_timeouts_change_the_outcome():
