@@ -82,7 +82,7 @@ class Broker(Node):
     """
 
     redeliver_after = 4.0
-    max_rounds = 25
+    max_rounds = 60  # long enough that bad luck (loss, crashes) never looks like a consumer that never commits
 
     def on_start(self) -> None:
         self.log: list[Payload] = []

@@ -299,3 +299,57 @@ def test_scenario_replay_call_names_only_what_differs():
                                 "faults=semantics.Faults(crash_at={'receiver': {3}}), seed=7, interval=0.5, "
                                 "trace=True)")
     assert "ack loss 50%" in s.describe() and "crash point 3" in s.describe()
+
+
+# -- no false rejection: correct solutions hold under random scenarios of each exercise's fault model
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FAULT_MODELS = {  # exercise -> (max loss, max ack loss, max duplicate, max jitter, max crash prob, pace)
+    1: (0.6, 0.3, 0.0, 0.0, 0.0, None),
+    2: (0.4, 0.5, 0.3, 3.0, 0.0, None),
+    3: (0.3, 0.4, 0.2, 1.5, 0.12, None),
+    4: (0.3, 0.3, 0.0, 1.0, 0.12, None),
+    5: (0.3, 1.0, 0.0, 2.5, 0.05, 2.0),
+    6: (0.3, 0.3, 0.0, 1.0, 0.08, None),
+}
+
+
+@st.composite
+def scenarios(draw, number):
+    loss, ack_loss, duplicate, jitter, crash, pace = FAULT_MODELS[number]
+    ex = G.EXERCISES[number]
+    link = Link(loss=draw(st.floats(0, loss)), ack_loss=draw(st.floats(0, ack_loss)),
+                duplicate=draw(st.floats(0, duplicate)), jitter=draw(st.floats(0, jitter)))
+    faults = semantics.Faults(crash_prob=draw(st.floats(0, crash)), nodes=ex.crash_nodes) if crash else \
+        semantics.Faults()
+    interval = pace if pace else draw(st.one_of(st.none(), st.floats(0.3, 3.0)))
+    return Scenario("random", draw(st.integers(1, 12)), draw(st.integers(0, 10**6)), link, faults, interval,
+                    G.REPEATED)
+
+
+def _holds(number, cases):
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(scenarios(number))
+    def holds(scenario):
+        for case in cases:
+            runner = G._Runner(G.EXERCISES[number], case.sender, case.receiver)
+            finding = runner.violation(runner(scenario))
+            assert finding is None or not runner.in_contract(scenario, finding), (case.id, scenario, finding)
+
+    holds()
+
+
+@pytest.mark.parametrize("number", sorted(FAULT_MODELS))
+def test_correct_solutions_never_break_an_invariant_in_their_fault_model(number):
+    _holds(number, [c for c in CASES if c.exercise == number and c.expect == "passed"])
+
+
+@pytest.mark.parametrize("number, name", [(3, "dedup-in-memory"), (5, "window-shorter-than-horizon"),
+                                          (6, "volatile-sender")])
+def test_the_same_random_scenarios_catch_a_wrong_solution(number, name):
+    # negative control: the property above is able to fail
+    with pytest.raises(AssertionError):
+        _holds(number, [c for c in CASES if c.exercise == number and c.name == name])
