@@ -201,6 +201,7 @@ class LabResult:
     balance: int               # the account balance at the end
     expected_balance: int      # the sum of all deposits: each applied exactly once
     atomic: bool               # balance == sum of the ledger: every effect transaction was all-or-nothing
+    intact: bool               # PRAGMA integrity_check says "ok" for both databases after all the kills
     pause: float
     max_delay: float
     seconds: float
@@ -234,6 +235,7 @@ def count_outcomes(directory: str | os.PathLike, *, mode: str = "naive", kills: 
         (balance,) = service.execute("SELECT balance FROM account WHERE id = 1").fetchone()
         (ledger_sum,) = service.execute("SELECT COALESCE(SUM(amount), 0) FROM ledger").fetchone()
         (suppressed,) = service.execute("SELECT COUNT(*) FROM suppressed").fetchone()
+        intact = all(db.execute("PRAGMA integrity_check").fetchone()[0] == "ok" for db in (broker, service))
     per = {i: (dl, effects.get(i, 0)) for i, _, dl, _ in queue}
     n_eff = [e for _, e in per.values()]
     return LabResult(
@@ -241,7 +243,7 @@ def count_outcomes(directory: str | os.PathLike, *, mode: str = "naive", kills: 
         lost=sum(e == 0 for e in n_eff), once=sum(e == 1 for e in n_eff), duplicated=sum(e >= 2 for e in n_eff),
         effects=sum(n_eff), deliveries=sum(dl for dl, _ in per.values()),
         redelivered=sum(dl > 1 for dl, _ in per.values()), suppressed=suppressed, unacked=sum(not a for *_, a in queue),
-        balance=balance, expected_balance=sum(a for _, a, _, _ in queue), atomic=(balance == ledger_sum),
+        balance=balance, expected_balance=sum(a for _, a, _, _ in queue), atomic=(balance == ledger_sum), intact=intact,
         pause=pause, max_delay=max_delay, seconds=seconds, per_message=per)
 
 

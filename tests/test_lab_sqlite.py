@@ -39,6 +39,7 @@ def test_every_run_is_killed_100_times_and_drains(results, mode):
     assert r.lost + r.once + r.duplicated == r.n_messages == N_MESSAGES
     # every effect transaction was all-or-nothing, whatever the mode: SQLite's atomic commit
     assert r.atomic, f"{mode}: balance {r.balance} differs from the ledger"
+    assert r.intact, f"{mode}: a database failed PRAGMA integrity_check after the kills"
 
 
 @pytest.mark.slow
