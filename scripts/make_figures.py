@@ -62,7 +62,7 @@ def main() -> None:
                    and r.once == r.n_messages and lost_sends(r, "ack") >= 1,
                    n_messages=4, loss=0.2, ack_loss=0.3, crash_prob=0.04)
     figures["sequence-exactly-once.png"] = sequence_diagram(
-        eo, title="exactly-once: retries + durable deduplication (each effect once, a crash included)")
+        eo, title="exactly-once: retries + durable, atomic dedup (each effect once, despite a crash)")
 
     reports = {s: semantics.simulate(s, n_messages=10_000, loss=0.2, ack_loss=0.2, seed=1)
                for s in semantics.SEMANTICS}

@@ -1,9 +1,8 @@
-"""Pictures of runs: message-sequence (Lamport) diagrams drawn from a traced run, outcome bars that
-compare guarantees, and sweeps of outcome rates with the closed-form curves overlaid.
+"""Pictures of runs: message-sequence (Lamport) diagrams of traced runs, outcome bars that compare the
+guarantees, and sweeps of outcome rates with their closed forms overlaid (matplotlib, without pyplot).
 
-Every function returns a matplotlib ``Figure`` built without pyplot (no global figure list to leak
-from a widget that redraws, no double display in a notebook). Each drawn element carries a ``gid``
-naming what it shows ("arrow", "drop", "effect", ...), so tests can check a picture against its run.
+Each drawn element carries a ``gid`` naming what it shows ("arrow", "drop", "effect", ...), so that
+tests can check a picture against the run it shows.
 """
 
 from __future__ import annotations
@@ -545,7 +544,7 @@ _KEY_LABELS = {
 }
 
 
-def sweep_figure(result: Any, *, keys: Sequence[str] = ("lost", "once", "duplicated", "attempts"),
+def sweep_figure(result: Sweep, *, keys: Sequence[str] = ("lost", "once", "duplicated", "attempts"),
                  semantics: Sequence[str] = SEMANTICS, ax: Axes | None = None, title: str | None = None,
                  confidence: float = 0.95) -> Figure:
     """Plot a sweep (``semantics.sweeps.sweep``): simulated rates with error bars, one panel per key,
@@ -625,7 +624,7 @@ class _SweepLayout:
         self.panels, self.semantics, self.z, self.title, self.heading = panels, semantics, z, title, heading
 
 
-def update_sweep_figure(fig: Figure, result: Any) -> Figure:
+def update_sweep_figure(fig: Figure, result: Sweep) -> Figure:
     """Refill a figure made by ``sweep_figure`` with a new sweep, in place: the same artists get new
     data, so a widget redraws without building a figure again (and without flicker)."""
     if not isinstance(fig, Figure) or not isinstance(getattr(fig, "semantics_sweep", None), _SweepLayout):

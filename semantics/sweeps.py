@@ -1,10 +1,9 @@
-"""Vectorised (numpy) simulation of the facade's model, fast enough to sweep outcome rates against
-loss, ack loss or retries while a slider moves; it agrees with the event-driven simulator in
-distribution (tests/test_sweeps.py checks both against each other and against the closed forms).
+"""Vectorised (numpy) simulation of the facade's model, fast enough to sweep outcome rates against loss,
+ack loss or retries while a slider moves, and in agreement with the event-driven simulator.
 
-The model is the one ``semantics.simulate`` runs by default: stop-and-wait, a timeout longer than any
-round trip, independent request loss ``loss`` and ack loss ``ack_loss`` per transmission, at most
-``max_retries + 1`` attempts, no network duplication, no reordering, no crashes.
+The model is ``semantics.simulate``'s default: stop-and-wait, a timeout longer than any round trip,
+independent request loss and ack loss per transmission, at most ``max_retries + 1`` attempts, no
+network duplication, no reordering, no crashes.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""Widget panels (ipywidgets 8) that let a learner move loss, retries, timeouts and crashes and see the
-outcome change, each a thin wrapper over a headless call (``compare``, ``sweeps.sweep``,
-``simulate(..., trace=True)``) that a test or a notebook can run without widgets.
+"""Widget panels (ipywidgets 8) where a learner moves loss, retries, timeouts and crashes and sees the
+outcome change; each is a thin wrapper over a headless call that a test or a notebook can run alone.
 
 Every panel is a ``VBox`` with ``.controls`` (name -> widget), ``.summary`` (an HTML widget showing the
-current numbers as text; ``.text`` is the same text, plain) and ``.image`` (the figure as PNG). A change
-recomputes and redraws in place: the same Image widget gets new bytes, so nothing flickers.
+current numbers; ``.text`` is the same, plain) and ``.image`` (the figure as PNG, redrawn in place).
 """
 
 from __future__ import annotations

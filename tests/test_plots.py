@@ -301,3 +301,14 @@ def test_diagram_without_legend_and_the_legend_of_every_mark():
             "arrived at a crashed node", "effect applied", "crash", "node down"} <= set(entries)
     with pytest.raises(TypeError, match="legend must be True or False"):
         plots.sequence_diagram(report, legend="no")
+
+
+def test_diagram_events_are_those_of_the_chosen_messages_and_the_node_events_between():
+    report = semantics.simulate("exactly-once", n_messages=5, loss=0.3, ack_loss=0.3, crash_prob=0.05, seed=4,
+                                trace=True)
+    events = plots.diagram_events(report, messages=["m3"])
+    mine = [e for e in report.trace if e.logical == 2]
+    assert [e for e in events if e.logical is not None] == mine
+    start, end = min(e.time for e in mine), max(max(e.time, e.until or e.time) for e in mine)
+    assert all(start <= e.time <= end for e in events if e.logical is None)
+    assert plots.diagram_events(report) == list(report.trace)
