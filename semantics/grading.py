@@ -193,10 +193,6 @@ def _fields(obj: Any, default: Any) -> str:
     return ", ".join(out)
 
 
-def _link(**kw: Any) -> Link:
-    return Link(**kw)
-
-
 # -- exercises -----------------------------------------------------------------------------------
 
 
@@ -230,32 +226,32 @@ def _ex1_scenarios() -> list[Scenario]:
     out = [
         Scenario("a perfect network", 3),
         Scenario("the network is partitioned at first: every first attempt is lost", 3,
-                 link=_link(partitions=((0.0, 7.5),))),
-        Scenario("a long partition: many retries in a row are lost", 2, link=_link(partitions=((0.0, 40.0),))),
+                 link=Link(partitions=((0.0, 7.5),))),
+        Scenario("a long partition: many retries in a row are lost", 2, link=Link(partitions=((0.0, 40.0),))),
         Scenario("several messages in flight, the first ones lost in a partition", 6, interval=0.5,
-                 link=_link(partitions=((0.0, 2.2),))),
+                 link=Link(partitions=((0.0, 2.2),))),
     ]
     for seed in range(3):
-        out.append(Scenario("request loss 30%", 20, seed, _link(loss=0.3)))
-        out.append(Scenario("request loss 70%", 10, seed, _link(loss=0.7)))
+        out.append(Scenario("request loss 30%", 20, seed, Link(loss=0.3)))
+        out.append(Scenario("request loss 70%", 10, seed, Link(loss=0.7)))
         out.append(Scenario("request loss 40%, ack loss 20%, several in flight", 20, seed,
-                            _link(loss=0.4, ack_loss=0.2), interval=0.7))
+                            Link(loss=0.4, ack_loss=0.2), interval=0.7))
     return out
 
 
 def _ex2_scenarios() -> list[Scenario]:
     out = [
         Scenario("the first ack is lost (partitioned): the retry is a duplicate", 2,
-                 link=_link(partitions=((0.5, 1.5),)), contents=REPEATED),
+                 link=Link(partitions=((0.5, 1.5),)), contents=REPEATED),
         Scenario("two different messages with equal bodies", 3, contents=REPEATED),
-        Scenario("the network delivers every message twice", 3, link=_link(duplicate=0.99)),
+        Scenario("the network delivers every message twice", 3, link=Link(duplicate=0.99)),
     ]
     for seed in range(3):
-        out.append(Scenario("ack loss 40%", 20, seed, _link(ack_loss=0.4), contents=REPEATED))
+        out.append(Scenario("ack loss 40%", 20, seed, Link(ack_loss=0.4), contents=REPEATED))
         out.append(Scenario("long delays: an original arrives after its retry", 15, seed,
-                            _link(delay=1.0, jitter=4.0), contents=REPEATED))
+                            Link(delay=1.0, jitter=4.0), contents=REPEATED))
         out.append(Scenario("loss, ack loss, duplicates and reordering, several in flight", 25, seed,
-                            _link(loss=0.3, ack_loss=0.3, duplicate=0.2, jitter=1.5), interval=0.8,
+                            Link(loss=0.3, ack_loss=0.3, duplicate=0.2, jitter=1.5), interval=0.8,
                             contents=REPEATED))
     return out
 
@@ -267,7 +263,7 @@ def _crash_faults(p: float, nodes: tuple[str, ...] = ("receiver",)) -> Faults:
 def _ex3_bases() -> list[Scenario]:
     return [
         Scenario("a perfect network", 2, contents=REPEATED),
-        Scenario("ack loss 50%", 3, 1, _link(ack_loss=0.5), contents=REPEATED),
+        Scenario("ack loss 50%", 3, 1, Link(ack_loss=0.5), contents=REPEATED),
         Scenario("several messages in flight", 3, interval=0.5, contents=REPEATED),
     ]
 
@@ -276,9 +272,9 @@ def _ex3_scenarios() -> list[Scenario]:
     out = _ex2_scenarios()[:3]
     for seed in range(3):
         out.append(Scenario("random receiver crashes, ack loss, delays", 20, seed,
-                            _link(loss=0.2, ack_loss=0.3, jitter=1.0), _crash_faults(0.05), contents=REPEATED))
+                            Link(loss=0.2, ack_loss=0.3, jitter=1.0), _crash_faults(0.05), contents=REPEATED))
         out.append(Scenario("frequent receiver crashes, several in flight", 15, seed,
-                            _link(loss=0.2, ack_loss=0.2, jitter=0.5), _crash_faults(0.12), interval=1.0,
+                            Link(loss=0.2, ack_loss=0.2, jitter=0.5), _crash_faults(0.12), interval=1.0,
                             contents=REPEATED))
     return out
 
@@ -287,18 +283,18 @@ def _ex4_bases() -> list[Scenario]:
     return [
         Scenario("a perfect network", 2),
         Scenario("several records in flight", 3, interval=0.5),
-        Scenario("a record lost on the wire", 3, interval=0.5, link=_link(partitions=((0.4, 0.6),))),
+        Scenario("a record lost on the wire", 3, interval=0.5, link=Link(partitions=((0.4, 0.6),))),
     ]
 
 
 def _ex4_scenarios() -> list[Scenario]:
     out = [Scenario("the first push of a record is lost, the next one arrives", 3, interval=0.5,
-                    link=_link(partitions=((0.4, 0.6),)))]
+                    link=Link(partitions=((0.4, 0.6),)))]
     for seed in range(3):
-        out.append(Scenario("lost and reordered pushes", 20, seed, _link(loss=0.3, jitter=1.0), interval=0.7))
+        out.append(Scenario("lost and reordered pushes", 20, seed, Link(loss=0.3, jitter=1.0), interval=0.7))
         out.append(Scenario("random consumer crashes and redelivery", 20, seed,
-                            _link(loss=0.2, ack_loss=0.2, jitter=0.5), _crash_faults(0.06), interval=0.7))
-        out.append(Scenario("frequent consumer crashes, stop-and-wait", 10, seed, _link(ack_loss=0.3),
+                            Link(loss=0.2, ack_loss=0.2, jitter=0.5), _crash_faults(0.06), interval=0.7))
+        out.append(Scenario("frequent consumer crashes, stop-and-wait", 10, seed, Link(ack_loss=0.3),
                             _crash_faults(0.15)))
     return out
 
@@ -311,35 +307,35 @@ EX5_STATE_BOUND = 64
 def _ex5_bases() -> list[Scenario]:
     return [
         Scenario("a perfect network", 2, interval=EX5_INTERVAL),
-        Scenario("every ack lost", 2, interval=EX5_INTERVAL, link=_link(ack_loss=1.0)),
+        Scenario("every ack lost", 2, interval=EX5_INTERVAL, link=Link(ack_loss=1.0)),
     ]
 
 
 def _ex5_scenarios() -> list[Scenario]:
     out = [
         Scenario("every ack lost: each message arrives 5 times, the last one 16 after the first", 20,
-                 interval=EX5_INTERVAL, link=_link(ack_loss=1.0)),
+                 interval=EX5_INTERVAL, link=Link(ack_loss=1.0)),
         Scenario("the first message is lost once: it arrives after the second", 3, interval=EX5_INTERVAL,
-                 link=_link(partitions=((0.0, 0.5),))),
+                 link=Link(partitions=((0.0, 0.5),))),
     ]
     for seed in range(4):
         # Many copies near the bound: the first copy fast, a retry slow (copies beyond the bound
         # are not held against the learner, see _Runner.in_contract).
         out.append(Scenario("long delays: retries arriving close to the horizon", 60, seed,
-                            _link(ack_loss=0.7, jitter=2.5), interval=EX5_INTERVAL))
+                            Link(ack_loss=0.7, jitter=2.5), interval=EX5_INTERVAL))
     for seed in range(3):
         out.append(Scenario("a long run: loss, ack loss, reordering", 150, seed,
-                            _link(loss=0.3, ack_loss=0.3, jitter=0.5), interval=EX5_INTERVAL))
+                            Link(loss=0.3, ack_loss=0.3, jitter=0.5), interval=EX5_INTERVAL))
         out.append(Scenario("a long run with receiver crashes", 150, seed,
-                            _link(loss=0.2, ack_loss=0.4, jitter=0.5), _crash_faults(0.02), interval=EX5_INTERVAL))
+                            Link(loss=0.2, ack_loss=0.4, jitter=0.5), _crash_faults(0.02), interval=EX5_INTERVAL))
     return out
 
 
 def _ex6_bases() -> list[Scenario]:
     return [
-        Scenario("the first attempt of the first message is lost", 2, link=_link(partitions=((0.0, 0.5),))),
+        Scenario("the first attempt of the first message is lost", 2, link=Link(partitions=((0.0, 0.5),))),
         Scenario("several messages in flight, their first attempts lost", 3, interval=0.5,
-                 link=_link(partitions=((0.0, 1.2),))),
+                 link=Link(partitions=((0.0, 1.2),))),
     ]
 
 
@@ -348,9 +344,9 @@ def _ex6_scenarios() -> list[Scenario]:
     out = []
     for seed in range(3):
         out.append(Scenario("random crashes of both nodes, loss, ack loss, delays", 20, seed,
-                            _link(loss=0.3, ack_loss=0.3, jitter=0.5), _crash_faults(0.05, both), interval=1.0))
+                            Link(loss=0.3, ack_loss=0.3, jitter=0.5), _crash_faults(0.05, both), interval=1.0))
         out.append(Scenario("frequent crashes of both nodes, stop-and-wait", 10, seed,
-                            _link(loss=0.3, ack_loss=0.2), _crash_faults(0.1, both)))
+                            Link(loss=0.3, ack_loss=0.2), _crash_faults(0.1, both)))
     return out
 
 
@@ -505,7 +501,7 @@ class Counterexample:
     explanation: str
     scenario: Scenario          # the shrunk scenario
     original: Scenario          # the scenario that failed first
-    report: Report              # the traced replay of ``scenario``
+    report: Report | None       # the traced replay of ``scenario`` (None: a node could not be built)
     crashes: tuple[str, ...]    # where each crash struck, in words
     replay_call: str
     sender: Any = field(repr=False, default=None)
@@ -521,6 +517,9 @@ class Counterexample:
                    wall_clock=WALL_CLOCK, **self.scenario.kwargs())
 
     def trace_text(self, limit: int = 60) -> str:
+        """The replay's trace in words ("" when there is none)."""
+        if self.report is None or self.report.trace is None:
+            return ""
         return format_trace(self.report, limit=limit)
 
     def diagram(self):
@@ -530,13 +529,13 @@ class Counterexample:
         except ImportError:  # the pictures module is optional for grading
             return None
         report = self.report
-        if report.trace is None or len(report.trace) > MAX_DIAGRAM_EVENTS:
+        if report is None or report.trace is None or len(report.trace) > MAX_DIAGRAM_EVENTS:
             return None  # a runaway run: thousands of events make no readable picture
         focus = None
         if report.n_messages > 6 and self.msg_id is not None:
             focus = [self.msg_id]
-        return sequence_diagram(report, title=f"counterexample: {self.invariant} ({self.msg_id})",
-                                messages=focus)
+        which = f" ({self.msg_id})" if self.msg_id is not None else ""
+        return sequence_diagram(report, title=f"counterexample: {self.invariant}{which}", messages=focus)
 
 
 @dataclass(frozen=True)
@@ -567,9 +566,10 @@ class Verdict:
         if self.hint:
             lines.append(f"Hint: {self.hint}")
         cx = self.counterexample
-        if cx is not None and cx.report.trace is not None:
+        trace = cx.trace_text() if cx is not None else ""
+        if trace:
             lines.append("Trace of the counterexample:")
-            lines.append(cx.trace_text())
+            lines.append(trace)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -1069,12 +1069,8 @@ def _counterexample(runner: _Runner, scenario: Scenario, finding: Finding) -> Co
     crashes = ()
     if report is not None and report.trace is not None:
         crashes = tuple(f"{e.node} at t={e.time:g}, {e.text}" for e in report.trace if e.kind == "crash")
-    msg_id = final.msg_id
-    sender = runner.exercise.fixed_sender.__name__ if runner.exercise.fixed_sender else runner.sender.__name__
-    label = best.label if best is scenario else scenario.label
-    return Counterexample(final.invariant, msg_id, final.explanation, replace(best, label=label), scenario,
-                          report, crashes, best.call(sender, runner.receiver.__name__),
-                          runner.sender, runner.receiver)
+    return Counterexample(final.invariant, final.msg_id, final.explanation, best, scenario, report, crashes,
+                          best.call(runner.sender.__name__, runner.receiver.__name__), runner.sender, runner.receiver)
 
 
 # -- the trace in words --------------------------------------------------------------------------

@@ -141,6 +141,7 @@ def test_an_exception_is_a_failed_run_with_the_line():
 def test_a_constructor_that_fails_is_reported():
     verdict = check(2, ex2.Sender, NeedsArguments, progress=False)
     assert verdict.invariant == G.RUN_COMPLETES and "building a node raised TypeError" in verdict.explanation
+    assert "missing 1 required positional argument: 'window'" in str(verdict) and verdict.diagram() is None
 
 
 def test_an_endless_loop_is_stopped_by_the_wall_clock():
