@@ -259,16 +259,19 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
                 ax.plot([x0, xm], [y0, ym], color=COLORS[kind], lw=1.4, zorder=2,
                         linestyle=":" if duplicate else _LINESTYLE[kind], gid="arrow")
                 mark(e.node, ym, "drop" if e.fate == "lost" else "partition", xm)
-                tx, ty = (x0 + xm) / 2, (y0 + ym) / 2  # the label before the mark, not on it
+                # the label starts just off the sender's lane, clear of the lane and of the mark
+                step = 0.07 / max(abs(x1 - x0), 1e-9)
+                tx, ty, ha = x0 + (x1 - x0) * step, y0 + (y1 - y0) * step, "left" if x1 >= x0 else "right"
             else:
                 ax.add_artist(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=11,
                                              color=COLORS[kind], lw=1.4, zorder=2, shrinkA=0, shrinkB=1,
                                              linestyle=":" if duplicate else _LINESTYLE[kind], gid="arrow"))
-                tx, ty = (x0 + x1) / 2, (y0 + y1) / 2
+                share = 0.3 if duplicate else 0.5  # a network duplicate's label clear of its twin's
+                tx, ty, ha = x0 + (x1 - x0) * share, y0 + (y1 - y0) * share, "center"
             used.add(kind)
             if duplicate:
                 used.add("duplicate")
-            ax.text(tx, ty, text, fontsize=7, color=COLORS[kind], ha="center", va="bottom", rotation=0,
+            ax.text(tx, ty, text, fontsize=7, color=COLORS[kind], ha=ha, va="bottom", rotation=0,
                     gid="arrow-label", zorder=3,
                     bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
         elif e.kind == "down":
