@@ -6,6 +6,8 @@ from collections import Counter
 
 import matplotlib
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 import semantics
@@ -312,3 +314,25 @@ def test_diagram_events_are_those_of_the_chosen_messages_and_the_node_events_bet
     start, end = min(e.time for e in mine), max(max(e.time, e.until or e.time) for e in mine)
     assert all(start <= e.time <= end for e in events if e.logical is None)
     assert plots.diagram_events(report) == list(report.trace)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(semantic=st.sampled_from(semantics.SEMANTICS), loss=st.sampled_from([0.0, 0.2, 0.5, 1.0]),
+       ack_loss=st.sampled_from([0.0, 0.3, 1.0]), duplicate=st.sampled_from([0.0, 0.3]),
+       jitter=st.sampled_from([0.0, 2.0]), timeout=st.sampled_from([0.5, 3.0]),
+       crash_prob=st.sampled_from([0.0, 0.1]), interval=st.sampled_from([None, 0.7]),
+       n=st.integers(1, 10), seed=st.integers(0, 10_000))
+def test_any_run_draws_one_arrow_per_send_and_one_mark_per_event(semantic, loss, ack_loss, duplicate, jitter,
+                                                                  timeout, crash_prob, interval, n, seed):
+    report = semantics.simulate(semantic, n_messages=n, loss=loss, ack_loss=ack_loss, duplicate=duplicate,
+                                jitter=jitter, timeout=timeout, crash_prob=crash_prob, interval=interval,
+                                seed=seed, trace=True)
+    fig = plots.sequence_diagram(report)
+    marks = plots.count_marks(fig)
+    kinds = Counter(e.kind for e in report.trace)
+    sends = [e for e in report.trace if e.kind == "send"]
+    assert marks["arrow"] == len(sends)
+    assert marks["drop"] == sum(e.fate == "lost" for e in sends)
+    for kind in ("effect", "timer", "down", "crash", "restart", "rollback", "submit"):
+        assert marks[kind] == kinds[kind], kind
+    assert sum(t.get_gid() == "note-label" for t in fig.axes[0].texts) == kinds["note"]
