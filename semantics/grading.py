@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .checker import INVARIANTS as CHECKER_INVARIANTS
 from .checker import Event, Report
@@ -36,6 +36,9 @@ from .harness import run
 from .network import Link
 from .nodes import Node, Payload
 from .validation import check_int, check_number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 # -- invariants ----------------------------------------------------------------------------------
 
@@ -133,6 +136,21 @@ class Scenario:
     faults: Faults = NO_FAULTS
     interval: float | None = None
     contents: tuple | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.label, str):
+            raise TypeError(f"label must be a string, got {self.label!r}")
+        check_int("n_messages", self.n_messages, low=1, high=100_000)
+        check_int("seed", self.seed)
+        if not isinstance(self.link, Link):
+            raise TypeError(f"link must be a semantics.Link, got {self.link!r}")
+        if not isinstance(self.faults, Faults):
+            raise TypeError(f"faults must be a semantics.Faults, got {self.faults!r}")
+        if self.interval is not None:
+            check_number("interval", self.interval, low=0.0, low_open=True)
+        if self.contents is not None and len(self.contents) < self.n_messages:
+            raise ValueError(f"contents must hold at least n_messages={self.n_messages} bodies, "
+                             f"got {len(self.contents)}")
 
     def kwargs(self) -> dict[str, Any]:
         contents = None if self.contents is None else list(self.contents[:self.n_messages])
@@ -504,6 +522,7 @@ class Counterexample:
     report: Report | None       # the traced replay of ``scenario`` (None: a node could not be built)
     crashes: tuple[str, ...]    # where each crash struck, in words
     replay_call: str
+    reproduced: bool = True     # the traced replay broke the invariant again (learner code is deterministic)
     sender: Any = field(repr=False, default=None)
     receiver: Any = field(repr=False, default=None)
 
@@ -522,7 +541,7 @@ class Counterexample:
             return ""
         return format_trace(self.report, limit=limit)
 
-    def diagram(self):
+    def diagram(self) -> Figure | None:
         """The sequence diagram of the counterexample (None when semantics.plots is unavailable)."""
         try:
             from .plots import sequence_diagram
@@ -580,7 +599,8 @@ class Verdict:
                 f'<b style="color:{color}">{html.escape(text[0])}</b>'
                 f'<pre style="white-space:pre-wrap">{body}</pre></div>')
 
-    def diagram(self):
+    def diagram(self) -> Figure | None:
+        """The counterexample's sequence diagram (None when the verdict has none)."""
         return self.counterexample.diagram() if self.counterexample else None
 
     def _ipython_display_(self) -> None:
@@ -953,6 +973,11 @@ def _failed(ex: Exercise, cx: Counterexample, done: int, elapsed: float) -> Verd
     for crash in cx.crashes:
         lines.append(f"Crash: {crash}.")
     lines.append(f"Replay it: {cx.replay_call}")
+    if not cx.reproduced:
+        lines.append("Warning: the replay of this scenario did not break the invariant again, so the trace below "
+                     "may not show the failure. Does your code use randomness, the wall clock or state shared "
+                     "between runs (class attributes, globals)? Use self.now for time and keep state on self "
+                     "or in self.durable.")
     return Verdict(ex.number, ex.title, False, "failed", "\n".join(lines), ex.hints.get(cx.invariant, ""),
                    cx, done, elapsed)
 
@@ -1064,13 +1089,15 @@ def _counterexample(runner: _Runner, scenario: Scenario, finding: Finding) -> Co
 
     # A bounded-state failure is about the whole long run: its trace would bury the point.
     traced = runner(best, trace=finding.invariant != BOUNDED_STATE)
-    final = runner.violation(traced) or finding
+    again = runner.violation(traced)
+    final = again or finding
     report = traced.report
     crashes = ()
     if report is not None and report.trace is not None:
         crashes = tuple(f"{e.node} at t={e.time:g}, {e.text}" for e in report.trace if e.kind == "crash")
     return Counterexample(final.invariant, final.msg_id, final.explanation, best, scenario, report, crashes,
-                          best.call(runner.sender.__name__, runner.receiver.__name__), runner.sender, runner.receiver)
+                          best.call(runner.sender.__name__, runner.receiver.__name__), again is not None,
+                          runner.sender, runner.receiver)
 
 
 # -- the trace in words --------------------------------------------------------------------------

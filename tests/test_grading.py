@@ -81,6 +81,37 @@ def test_shrinking_simplifies_random_faults():
     assert cx.original is big and "shrunk from 20 messages" in G._failed(G.EXERCISES[3], cx, 1, 0.0).explanation
 
 
+def test_a_failure_that_does_not_replay_is_flagged():
+    # learner state shared between runs (a class attribute) makes a failure unreproducible
+    class FirstRunOnly(Node):
+        runs = [0]
+
+        def on_start(self):
+            self.applied = set()
+            self.runs[0] += 1
+            self.sloppy = self.runs[0] <= 2  # only the first two runs misbehave
+
+        def on_message(self, msg_id, body):
+            if self.sloppy or msg_id not in self.applied:
+                self.apply(body)
+                self.applied.add(msg_id)
+            self.ack(msg_id)
+
+    verdict = check(2, ex2.Sender, FirstRunOnly, progress=False)
+    assert verdict.invariant == G.NO_DUPLICATES and not verdict.counterexample.reproduced
+    assert "did not break the invariant again" in verdict.explanation
+    assert check(2, ex2.Sender, ex2.NB["ApplyAndAckReceiver"], progress=False).counterexample.reproduced
+
+
+def test_scenarios_check_their_arguments():
+    with pytest.raises(ValueError, match=r"n_messages must be an integer \[1, 100000\], got 0"):
+        Scenario("x", 0)
+    with pytest.raises(TypeError, match="link must be a semantics.Link"):
+        Scenario("x", 1, link=0.3)
+    with pytest.raises(ValueError, match="contents must hold at least n_messages=3 bodies, got 1"):
+        Scenario("x", 3, contents=("a",))
+
+
 def test_verdicts_are_deterministic():
     a = check(3, ex3.Sender, ex3.ProcessThenMark, progress=False)
     b = check(3, ex3.Sender, ex3.ProcessThenMark, progress=False)
