@@ -385,3 +385,22 @@ def test_the_same_random_scenarios_catch_a_wrong_solution(number, name):
     # negative control: the property above is able to fail
     with pytest.raises(AssertionError):
         _holds(number, [c for c in CASES if c.exercise == number and c.name == name])
+
+
+def test_the_ladder_catches_each_flaw_at_the_rung_that_adds_its_fault():
+    # Each answer (or tempting variant) passes the rungs whose faults it survives and is rejected by
+    # the first rung that adds the fault it cannot survive.
+    from wrong_solutions import ex1, ex6
+
+    ladder = [
+        # (sender, receiver, passes these exercises, then fails this one with this invariant)
+        (ex2.Sender, ex2.Receiver, [2], (3, G.NO_DUPLICATES)),                 # volatile dedup: crashes
+        (ex2.Sender, ex3.ProcessThenMark, [2], (3, G.NO_DUPLICATES)),          # not atomic: crashes
+        (ex2.NewIdEachRetry, ex1.Receiver, [1], (2, G.NO_DUPLICATES)),         # new ids: fine until dedup
+        (ex6.NB["Sender"], ex3.Receiver, [1, 2, 3], (6, G.EVERY_EFFECT)),      # volatile sender: sender crashes
+        (ex5.Sender, ex5.NB["UnboundedReceiver"], [], (5, G.BOUNDED_STATE)),  # ex3's answer: long runs
+    ]
+    for sender, receiver, passes, (fails, invariant) in ladder:
+        for number in passes:
+            assert check(number, sender, receiver, progress=False).passed, (sender, receiver, number)
+        assert check(fails, sender, receiver, progress=False).invariant == invariant
