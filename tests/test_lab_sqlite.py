@@ -17,7 +17,7 @@ from semantics import storage
 from semantics.storage import LabError, processes_mentioning, run_lab
 
 KILLS = 100
-N_MESSAGES = 400      # enough work that the queue outlasts 100 kills
+N_MESSAGES = 600      # enough work that the queue outlasts 100 kills, even on a fast disk
 
 
 @pytest.fixture(scope="module")
