@@ -83,29 +83,28 @@ def _simulate(rng: np.random.Generator, n: int, p: float, q: float, max_retries:
     # p and p + (1-p)q it is delivered and its ack lost; above, data and ack both arrive.
     lost_below = np.float32(p)
     acked_from = np.float32(p + (1.0 - p) * q) if q < 1.0 else np.float32(2.0)  # q == 1: never acked
-    active = np.ones(n, dtype=bool)               # messages still waiting for an ack
-    deliveries = np.zeros(n, dtype=np.int32 if max_retries >= 127 else np.int8)
-    attempts = attempts_sq = 0
-    first_delivered = 0
-    for k in range(max_retries + 1):
-        waiting = int(np.count_nonzero(active))
-        if waiting == 0:
+    u = rng.random(n, dtype=np.float32)                     # every message's first attempt
+    deliveries = (u >= lost_below).astype(np.int8 if max_retries < 127 else np.int32)
+    first_delivered = int(np.count_nonzero(deliveries))
+    waiting = np.flatnonzero(u < acked_from)                # messages still without an ack
+    attempts = attempts_sq = n
+    for k in range(1, max_retries + 1):
+        # only the messages still waiting draw again: after a few attempts that is a small minority
+        m = waiting.size
+        if m == 0:
             break
-        attempts += waiting
-        attempts_sq += (2 * k + 1) * waiting      # a**2 = sum of (2k + 1) over the a attempts k < a
-        u = rng.random(n, dtype=np.float32)
-        arrived = u >= lost_below
-        arrived &= active
-        deliveries += arrived
-        if k == 0:
-            first_delivered = int(np.count_nonzero(arrived))
-        active &= u < acked_from
-    unacked = int(np.count_nonzero(active))
-    counts = np.bincount(np.minimum(deliveries, 2), minlength=3)
-    none, one, many = (int(c) for c in counts)
-    total = int(deliveries.sum(dtype=np.int64))
-    total_sq = int(np.dot(deliveries.astype(np.int64), deliveries))
-    unacked_delivered = int(np.count_nonzero(active & (deliveries > 0)))
+        attempts += m
+        attempts_sq += (2 * k + 1) * m                      # a**2 = sum of (2k + 1) over the a attempts k < a
+        u = rng.random(m, dtype=np.float32)
+        deliveries[waiting] += u >= lost_below
+        waiting = waiting[u < acked_from]
+    unacked = int(waiting.size)
+    unacked_delivered = int(np.count_nonzero(deliveries[waiting]))
+    per_value = np.bincount(deliveries, minlength=3).astype(np.int64)   # messages with d deliveries
+    d = np.arange(per_value.size, dtype=np.int64)
+    none, one = int(per_value[0]), int(per_value[1])
+    many = n - none - one
+    total, total_sq = int(per_value @ d), int(per_value @ (d * d))
     return {
         # at-most-once: one attempt, no ack; the receiver applies what arrives
         "at-most-once": FastCounts(n, n - first_delivered, first_delivered, 0, first_delivered, n, 0, n,
