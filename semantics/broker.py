@@ -37,11 +37,12 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from .storage import _LIVE, READY, LabError, kill_and_restart, processes_mentioning, start_process
+    from .storage import _LIVE, READY, LabError, _signal_group, kill_and_restart, processes_mentioning, start_process
     from .validation import check_choice, check_int, check_number
 else:
     # Run as a file by the lab (faster start: the simulator package is not imported); see storage.py.
-    from storage import _LIVE, READY, LabError, kill_and_restart, processes_mentioning, start_process  # type: ignore
+    from storage import (_LIVE, READY, LabError, _signal_group, kill_and_restart,  # type: ignore
+                         processes_mentioning, start_process)
     from validation import check_choice, check_int, check_number  # type: ignore[no-redef]
 
 REDIS_URL_ENV = "COURSE_REDIS_URL"
@@ -158,10 +159,19 @@ class RedisServer:
     def start(self) -> "RedisServer":
         if self.proc is not None and self.proc.poll() is None:
             return self
-        if self._tmp is None:
+        first = self._tmp is None
+        if first:
             self._tmp = tempfile.TemporaryDirectory(prefix="course-redis-")
             self.directory = Path(self._tmp.name)
         _SERVERS.add(self)
+        try:
+            return self._start()
+        except BaseException:
+            if first:          # nothing worth keeping yet: remove the directory now, not at exit
+                self.stop()
+            raise
+
+    def _start(self) -> "RedisServer":
         attempts = 1 if self.port_requested else 3    # a free port can be taken between pick and bind
         for attempt in range(attempts):
             port = self.port or self.port_requested or free_port()
@@ -217,20 +227,16 @@ class RedisServer:
 
     def kill(self) -> None:
         """SIGKILL the server (a crash, for the lab); its directory and AOF stay for ``start``."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
         self._reap()
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 5 s) and delete its directory."""
         if self.proc is not None and self.proc.poll() is None:
+            _signal_group(self.proc, signal.SIGTERM)     # a clean shutdown (flushes the AOF)
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+                pass                                     # _reap SIGKILLs it
         self._reap()
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -240,10 +246,7 @@ class RedisServer:
     def _reap(self) -> None:
         if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)      # anything left in its group
-        except (ProcessLookupError, PermissionError):
-            pass
+        _signal_group(self.proc, signal.SIGKILL)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:                 # pragma: no cover
@@ -542,8 +545,7 @@ def run_consumer(lab: Lab, *, timeout: float = 60.0, **kwargs: Any) -> ConsumerR
     except subprocess.TimeoutExpired:
         raise LabError(f"consumer {kwargs.get('consumer')!r} did not finish within timeout={timeout} s") from None
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _signal_group(proc, signal.SIGKILL)
         proc.wait()
         _LIVE.discard(proc)
     killed = proc.returncode == -signal.SIGKILL

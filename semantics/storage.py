@@ -254,10 +254,7 @@ _LIVE: set[subprocess.Popen] = set()     # consumers still running, killed at in
 
 def _kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL the consumer's whole process group and reap it (no zombie, no orphan)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    _signal_group(proc, signal.SIGKILL)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:    # pragma: no cover - a SIGKILLed process always dies
@@ -266,6 +263,16 @@ def _kill_group(proc: subprocess.Popen) -> None:
         if stream:
             stream.close()
     _LIVE.discard(proc)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Signal the process group that ``proc`` leads, only while ``proc`` is unreaped: until then
+    its pid (the group id) cannot be reused, so the signal can never reach a stranger."""
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 @atexit.register
@@ -306,10 +313,7 @@ def _wait_ready(proc: subprocess.Popen, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         pass
     code = proc.returncode          # None: it hung before READY (we kill it now)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    _signal_group(proc, signal.SIGKILL)
     proc.wait()
     err = proc.stderr.read()
     _kill_group(proc)

@@ -90,7 +90,9 @@ def test_per_message_counts_match_the_databases(tmp_path):
 def test_plot_draws_three_groups(tmp_path):
     import matplotlib
     matplotlib.use("Agg")
-    res = {m: run_lab(m, n_messages=5, kills=0, directory=tmp_path) for m in storage.MODES}
+    storage.create_lab(tmp_path, n_messages=5)        # nothing consumed: every message lost
+    res = {m: storage.count_outcomes(tmp_path, mode=m) for m in storage.MODES}
+    assert all((r.lost, r.once, r.duplicated) == (5, 0, 0) for r in res.values())
     ax = storage.plot_results(res)
     assert len(ax.patches) == 9
     with pytest.raises(TypeError, match="results"):
