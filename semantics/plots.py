@@ -7,6 +7,7 @@ tests can check a picture against the run it shows.
 
 from __future__ import annotations
 
+import io
 import math
 from statistics import NormalDist
 from collections import Counter
@@ -46,6 +47,16 @@ _LINESTYLE = {"data": "-", "ack": (0, (5, 3))}
 _NODE_EVENTS = ("crash", "restart", "rollback", "note", "error")
 
 
+class Picture(Figure):
+    """A matplotlib Figure that shows itself as PNG when a notebook cell returns it, whether or not
+    pyplot (and with it the inline backend's formatter) was ever imported."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
 # -- argument checks -------------------------------------------------------------------------------
 
 
@@ -76,7 +87,7 @@ def _new_axes(ax: Axes | None, size: tuple[float, float], margins: tuple[float, 
         return ax.figure, ax
     width, height = size
     left, right, top, bottom = margins
-    fig = Figure(figsize=size)
+    fig = Picture(figsize=size)
     FigureCanvasAgg(fig)  # headless by default; a notebook's inline backend renders it too
     fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height)
     return fig, fig.add_subplot()
@@ -342,7 +353,7 @@ def diagram_legend(*, columns: int = 1) -> Figure:
     columns = check_int("columns", columns, low=1, high=13)
     handles = list(_legend_handles().values())
     rows = math.ceil(len(handles) / columns)
-    fig = Figure(figsize=(2.5 * columns, 0.26 * rows + 0.3))
+    fig = Picture(figsize=(2.5 * columns, 0.26 * rows + 0.3))
     FigureCanvasAgg(fig)
     fig.legend(handles=handles, loc="center", ncol=columns, fontsize=8, frameon=False, labelspacing=0.7)
     return fig
@@ -581,7 +592,7 @@ def sweep_figure(result: Sweep, *, keys: Sequence[str] = ("lost", "once", "dupli
         # Fixed margins, no layout engine: constrained layout costs ten times the drawing here,
         # and a panel that redraws on every slider move cannot afford it.
         width, height = 4.0 * cols + 2.2, 2.9 * rows + 0.6
-        fig = Figure(figsize=(width, height))
+        fig = Picture(figsize=(width, height))
         FigureCanvasAgg(fig)
         grid = fig.subplots(rows, cols, squeeze=False, gridspec_kw=dict(
             left=0.7 / width, right=1 - 1.95 / width, bottom=0.5 / height, top=1 - 0.55 / height,

@@ -336,3 +336,12 @@ def test_any_run_draws_one_arrow_per_send_and_one_mark_per_event(semantic, loss,
     for kind in ("effect", "timer", "down", "crash", "restart", "rollback", "submit"):
         assert marks[kind] == kinds[kind], kind
     assert sum(t.get_gid() == "note-label" for t in fig.axes[0].texts) == kinds["note"]
+
+
+def test_figures_show_themselves_in_a_notebook_without_pyplot():
+    report = semantics.simulate("at-most-once", n_messages=2, loss=0.5, seed=0, trace=True)
+    reports = {"amo": report}
+    from semantics.sweeps import sweep
+    for fig in (plots.sequence_diagram(report), plots.outcome_bars(reports),
+                plots.sweep_figure(sweep("loss", [0.1, 0.2], n_messages=100)), plots.diagram_legend()):
+        assert fig._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")
