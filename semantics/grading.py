@@ -368,9 +368,10 @@ def _ex6_scenarios() -> list[Scenario]:
     return out
 
 
-_RUN_HINT = ("Read the problem above: it names the handler, the line and the time. A run that stops "
-             "on an event budget keeps scheduling work: a timer re-armed after its message was "
-             "acknowledged, or a sender that never hears an ack for a duplicate.")
+_RUN_HINT = ("Read the problem above: an exception names the handler, the line and the time; an endless "
+             "loop is in the handler that the last event of the trace called. A run that stops on an event "
+             "budget keeps scheduling work: a timer re-armed after its message was acknowledged, or a sender "
+             "that never hears an ack for a duplicate.")
 
 EXERCISES: dict[int, Exercise] = {
     1: Exercise(
@@ -480,7 +481,8 @@ EXERCISES: dict[int, Exercise] = {
         hints={
             EVERY_EFFECT: ("The sender accepted a message (on_send returned), and it was not sent again until "
                            "acknowledged: an entry left the outbox before its ack arrived, or a crash took the "
-                           "volatile list of unacknowledged messages and the timers with it. Write each message to a durable outbox before on_send returns; in on_start, which "
+                           "volatile list of unacknowledged messages and the timers with it. Write each message "
+                           "to a durable outbox before on_send returns; in on_start, which "
                            "runs again after every restart, send again whatever the outbox still holds and set "
                            "its timers again (timers do not survive a crash); remove an entry only when its ack "
                            "arrives."),
@@ -706,13 +708,13 @@ class _Runner:
         if exercise.accepted_only:
             self.sender_factory = _accepting(sender, self.accepted)
 
-    def __call__(self, scenario: Scenario, trace: bool = False) -> _Outcome:
+    def __call__(self, scenario: Scenario, trace: bool = False, wall_clock: float = WALL_CLOCK) -> _Outcome:
         self.brokers.clear()
         self.accepted.clear()
         self.meter[0] = _Meter()
         try:
             report = run(self.sender_factory, self.receiver_factory, trace=trace,
-                         max_events=_max_events(scenario), wall_clock=WALL_CLOCK, **scenario.kwargs())
+                         max_events=_max_events(scenario), wall_clock=wall_clock, **scenario.kwargs())
         except Exception as exc:  # raised outside a handler: a constructor, or a factory
             return _Outcome(None, f"{type(exc).__name__}: {exc}", isinstance(exc, NotImplementedError))
         outcome = _Outcome(report, not_implemented=report.status == "error"
@@ -1088,9 +1090,12 @@ def _counterexample(runner: _Runner, scenario: Scenario, finding: Finding) -> Co
             best = one_crash(best)
 
     # A bounded-state failure is about the whole long run: its trace would bury the point.
-    traced = runner(best, trace=finding.invariant != BOUNDED_STATE)
+    # An endless loop is caught again, and traced up to it, in a fraction of the wall-clock limit.
+    endless = "time limit" in finding.explanation
+    traced = runner(best, trace=finding.invariant != BOUNDED_STATE,
+                    wall_clock=WALL_CLOCK / 4 if endless else WALL_CLOCK)
     again = runner.violation(traced)
-    final = again or finding
+    final = finding if endless else again or finding
     report = traced.report
     crashes = ()
     if report is not None and report.trace is not None:
