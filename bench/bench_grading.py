@@ -42,6 +42,22 @@ def main() -> None:
             print(f"{label[:42]:<42} {outcome[:44]:<44} {seconds:8.3f} {seconds / TARGET:8.3f}")
     print(f"slowest verdict {worst:.3f} s = {worst / TARGET:.2f} x the {TARGET:g} s target")
 
+    # Untrusted code: an endless loop costs one wall-clock limit to detect plus a short traced replay.
+    from semantics import Node
+    from semantics.grading import WALL_CLOCK
+
+    class EndlessLoop(Node):
+        def on_message(self, msg_id, body):
+            while True:
+                pass
+
+    sender = next(c for c in cases if c.exercise == 3 and c.expect == "passed").sender
+    started = time.perf_counter()
+    verdict = check(3, sender, EndlessLoop, progress=False)
+    seconds = time.perf_counter() - started
+    print(f"endless loop in a handler (exercise 3, once): {verdict.invariant}, {seconds:.2f} s = "
+          f"{seconds / TARGET:.2f} x target (wall-clock limit per run {WALL_CLOCK:g} s)")
+
 
 if __name__ == "__main__":
     main()
