@@ -29,9 +29,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-## make exercises: regenerate exercises/ from solutions/
+## make exercises: regenerate exercises/ from solutions/ (the single source)
 exercises: $(STAMP)
 	$(BIN)/python scripts/make_exercises.py
+
+## make check-exercises: fail if exercises/ differs from what solutions/ generates
+check-exercises: $(STAMP)
+	$(BIN)/python scripts/make_exercises.py --check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
