@@ -313,7 +313,7 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
             label(e.node, e.time, e.text, "note", style="italic", color="0.15",
                   bbox=dict(boxstyle="round,pad=0.2", fc="#FFF9D6", ec="0.6", lw=0.6))
         elif e.kind == "error":
-            label(e.node, e.time, "error: " + e.text[:60], "error", color=COLORS["drop"], fontweight="bold")
+            label(e.node, e.time, _error_label(e.text), "error", color=COLORS["drop"], fontweight="bold")
     for gid, (xs, ys) in points.items():
         ax.plot(xs, ys, linestyle="none", gid=gid, zorder=5 if gid in ("drop", "partition") else 4, **_MARKS[gid])
     for name, start in down_since.items():  # still down at the end of the run
@@ -334,6 +334,8 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     if title is None:
         title = (f"{report.n_messages} message{'s' if report.n_messages != 1 else ''}: lost {report.lost}, "
                  f"once {report.once}, duplicated {report.duplicated}; {report.attempts} attempts") + left_out
+        if not report.ok:
+            title += f"\nrun stopped ({report.status})"
     elif left_out:
         title += left_out
     ax.set_title(title, fontsize=10, pad=22, y=1.0)  # a fixed y: auto-placement measures every tick label
@@ -357,6 +359,16 @@ def diagram_legend(*, columns: int = 1) -> Figure:
     FigureCanvasAgg(fig)
     fig.legend(handles=handles, loc="center", ncol=columns, fontsize=8, frameon=False, labelspacing=0.7)
     return fig
+
+
+def _error_label(problem: str) -> str:
+    """'Recv.on_message('m2', ...) on node 'receiver' raised KeyError: 'x' (line 5: ...) at t=4' ->
+    "error in Recv.on_message:\nKeyError: 'x'": the handler and the exception, short enough to read."""
+    if " raised " not in problem:
+        return "error: " + problem[:60]
+    where = problem.split(" on node ")[0].split("(")[0]
+    what = problem.split(" raised ", 1)[1].split(" (line ")[0].split(" at t=")[0]
+    return f"error in {where}:\n{what[:60]}"
 
 
 def _down_band(x: float, start: float, end: float) -> Patch:

@@ -345,3 +345,21 @@ def test_figures_show_themselves_in_a_notebook_without_pyplot():
     for fig in (plots.sequence_diagram(report), plots.outcome_bars(reports),
                 plots.sweep_figure(sweep("loss", [0.1, 0.2], n_messages=100)), plots.diagram_legend()):
         assert fig._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+class RaisingReceiver(Node):
+    def on_message(self, msg_id, body):
+        if msg_id == "m2":
+            raise KeyError("oops")
+        self.apply(body)
+        self.ack(msg_id)
+
+
+def test_a_run_stopped_by_protocol_code_still_draws_and_shows_the_error():
+    report = semantics.run(RetryingSender, RaisingReceiver, n_messages=3, seed=0, trace=True)
+    assert report.status == "error"
+    fig = plots.sequence_diagram(report)
+    errors = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "error-label"]
+    assert errors == ["error in RaisingReceiver.on_message:\nKeyError: 'oops'"]
+    assert fig.axes[0].get_title().endswith("run stopped (error)")
+    assert plots.count_marks(fig)["arrow"] == sum(e.kind == "send" for e in report.trace)
