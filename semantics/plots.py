@@ -535,9 +535,17 @@ def bar_artists(fig_or_ax: Figure | Axes) -> list[Any]:
     return layout.artists()
 
 
+def _first_axes(fig_or_ax: Any) -> Axes:
+    if isinstance(fig_or_ax, Axes):
+        return fig_or_ax
+    if isinstance(fig_or_ax, Figure) and fig_or_ax.axes:
+        return fig_or_ax.axes[0]
+    raise TypeError(f"fig_or_ax must be a matplotlib Figure with an Axes, or an Axes; got {fig_or_ax!r}")
+
+
 def bar_heights(fig_or_ax: Figure | Axes) -> dict[str, dict[str, float]]:
     """Read back the drawn bar heights: label -> outcome -> height (what tests and graders compare)."""
-    ax = fig_or_ax.axes[0] if isinstance(fig_or_ax, Figure) else fig_or_ax
+    ax = _first_axes(fig_or_ax)
     found: dict[str, dict[str, float]] = {}
     for patch in ax.patches:
         gid = patch.get_gid() or ""
@@ -550,7 +558,7 @@ def bar_heights(fig_or_ax: Figure | Axes) -> dict[str, dict[str, float]]:
 def count_marks(fig_or_ax: Figure | Axes) -> Counter:
     """Count the drawn elements of a diagram by kind ("arrow", "drop", "effect", ...): each mark
     drawn in a shared Line2D counts once per point."""
-    ax = fig_or_ax.axes[0] if isinstance(fig_or_ax, Figure) else fig_or_ax
+    ax = _first_axes(fig_or_ax)
     counts: Counter = Counter()
     for artist in (*ax.lines, *ax.patches, *ax.texts, *ax.artists):
         gid = artist.get_gid()

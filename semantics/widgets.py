@@ -19,8 +19,8 @@ from PIL import Image
 
 from .checker import SEMANTICS, Report
 from .facade import simulate
-from .plots import (bar_artists, diagram_legend, outcome_bars, sequence_diagram, sweep_artists, sweep_figure, update_outcome_bars,
-                    update_sweep_figure)
+from .plots import (bar_artists, diagram_legend, outcome_bars, sequence_diagram, sweep_artists, sweep_figure,
+                    update_outcome_bars, update_sweep_figure)
 from .sweeps import Sweep, sweep
 from .validation import check_int, check_number, check_probability
 
@@ -40,6 +40,8 @@ def compare(*, n_messages: int = 1000, loss: float = 0.1, ack_loss: float = 0.1,
 
 def compare_text(reports: Mapping[str, Report]) -> str:
     """One line per labelled report: the counts a learner reads off the bars, and the attempts."""
+    if not isinstance(reports, Mapping) or not reports or not all(isinstance(r, Report) for r in reports.values()):
+        raise TypeError(f"reports must be a non-empty mapping from label to Report, got {reports!r}")
     lines = []
     width = max(len(label) for label in reports)
     for label, r in reports.items():
@@ -51,6 +53,8 @@ def compare_text(reports: Mapping[str, Report]) -> str:
 
 def diagram_text(report: Report, semantic: str) -> str:
     """The run's summary and, for each invariant ``semantic`` requires, whether this run kept it."""
+    if not isinstance(report, Report):
+        raise TypeError(f"report must be a semantics Report, got {type(report).__name__}")
     verdicts = report.verdicts(semantic)
     broken = {v.invariant: str(v) for v in report.violations(semantic)}
     lines = [report.summary(), f"invariants of {semantic}:"]

@@ -271,6 +271,10 @@ def test_outcome_bars_argument_errors():
         plots.outcome_bars({1: r})
     with pytest.raises(TypeError, match="normalize must be True or False"):
         plots.outcome_bars({"a": r}, normalize="yes")
+    with pytest.raises(TypeError, match="fig_or_ax must be a matplotlib Figure"):
+        plots.bar_heights(Figure())
+    with pytest.raises(TypeError, match="fig_or_ax must be a matplotlib Figure"):
+        plots.count_marks("diagram")
 
 
 def test_update_outcome_bars_refills_in_place_and_checks_labels():

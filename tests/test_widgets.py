@@ -136,3 +136,9 @@ def test_panel_arguments_are_checked():
         widgets.DiagramPanel(n_messages=11)
     with pytest.raises(ValueError, match=r"n_messages must be an integer \[1, 1000000\], got 0"):
         widgets.compare(n_messages=0)
+    with pytest.raises(TypeError, match="reports must be a non-empty mapping"):
+        widgets.compare_text({})
+    with pytest.raises(TypeError, match="report must be a semantics Report"):
+        widgets.diagram_text("m1", "exactly-once")
+    with pytest.raises(ValueError, match="semantic must be one of"):
+        widgets.diagram_text(semantics.simulate("at-most-once", n_messages=1, loss=0.0), "twice")
