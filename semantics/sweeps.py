@@ -157,15 +157,20 @@ class Sweep:
         return {k: np.array([row[k] for row in rows]) for k in KEYS}
 
     def table(self, keys: Iterable[str] = ("lost", "duplicated", "attempts")) -> str:
-        """A deterministic text table of the simulated rates (what a notebook prints and nbval checks)."""
+        """A deterministic text table of the simulated rates per message (what a notebook prints and
+        nbval checks): one group of columns per key, one column per guarantee."""
         keys = [check_choice("keys", k, KEYS) for k in keys]
         short = {"at-most-once": "AMO", "at-least-once": "ALO", "exactly-once": "EO"}
-        head = f"{self.parameter:>11} | " + " | ".join(
-            " ".join(f"{short[s] + ' ' + k[:4]:>9}" for s in SEMANTICS) for k in keys)
-        lines = [head, "-" * len(head)]
+        width = 3 * 8 + 2
+        groups = " | ".join(f"{k.replace('_', ' '):^{width}}" for k in keys)
+        names = " | ".join(" ".join(f"{short[s]:>8}" for s in SEMANTICS) for _ in keys)
+        lines = [f"{'':>11} | {groups}".rstrip(), f"{self.parameter:>11} | {names}"]
+        lines.append("-" * len(lines[1]))
         for i, x in enumerate(self.values):
-            cells = " | ".join(" ".join(f"{self.counts[s][i].rate(k):9.4f}" for s in SEMANTICS) for k in keys)
+            cells = " | ".join(" ".join(f"{self.counts[s][i].rate(k):8.4f}" for s in SEMANTICS) for k in keys)
             lines.append(f"{x:>11g} | {cells}")
+        lines.append("AMO at-most-once, ALO at-least-once, EO exactly-once; "
+                     f"{self.n_messages:,} messages per point")
         return "\n".join(lines)
 
 

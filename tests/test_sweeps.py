@@ -98,8 +98,11 @@ def test_table_is_deterministic_text():
     text = result.table()
     assert text == sweep("max_retries", [0, 3], n_messages=1000, loss=0.3, ack_loss=0.3, seed=1).table()
     lines = text.splitlines()
-    assert lines[0].split("|")[0].strip() == "max_retries" and len(lines) == 4
-    assert f"{result.counts['at-least-once'][1].rate('duplicated'):9.4f}" in lines[3]
+    assert lines[1].split("|")[0].strip() == "max_retries" and len(lines) == 6
+    assert lines[0].split("|")[2].strip() == "duplicated" and lines[1].split("|")[2].split() == ["AMO", "ALO", "EO"]
+    row = lines[4].split("|")
+    assert row[0].strip() == "3"
+    assert row[2].split() == [f"{result.counts[s][1].rate('duplicated'):.4f}" for s in semantics.SEMANTICS]
 
 
 def test_argument_errors_name_the_parameter_and_the_range():

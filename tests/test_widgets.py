@@ -72,7 +72,7 @@ def test_sweep_panel_follows_its_controls_and_blits_the_same_pixels():
     panel.controls["parameter"].value = "max_retries"
     assert panel.controls["max_retries"].disabled and not panel.controls["loss"].disabled
     assert panel.result.values == tuple(range(11))
-    assert panel.text.splitlines()[0].split("|")[0].strip() == "max_retries"
+    assert panel.text.splitlines()[1].split("|")[0].strip() == "max_retries"
 
 
 def test_diagram_panel_draws_the_run_it_reports():
