@@ -164,7 +164,7 @@ class Sweep:
         width = 3 * 8 + 2
         groups = " | ".join(f"{k.replace('_', ' '):^{width}}" for k in keys)
         names = " | ".join(" ".join(f"{short[s]:>8}" for s in SEMANTICS) for _ in keys)
-        lines = [f"{'':>11} | {groups}".rstrip(), f"{self.parameter:>11} | {names}"]
+        lines = [f"{'':>11} | {groups}", f"{self.parameter:>11} | {names}"]
         lines.append("-" * len(lines[1]))
         for i, x in enumerate(self.values):
             cells = " | ".join(" ".join(f"{self.counts[s][i].rate(k):8.4f}" for s in SEMANTICS) for k in keys)
