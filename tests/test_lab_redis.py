@@ -26,6 +26,13 @@ needs_binary = pytest.mark.skipif(not HAVE_BINARY, reason=NO_BINARY)
 pytestmark = pytest.mark.redis
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_consumer_outlives_this_module():
+    """Every consumer this test process starts carries its labs' key prefix "course:<our pid>:"."""
+    yield
+    assert processes_mentioning(f"course:{os.getpid()}:") == [], "a Redis lab consumer outlived its test"
+
+
 @pytest.fixture(scope="module")
 def lab():
     ok, why = broker.redis_available()

@@ -20,6 +20,13 @@ KILLS = 100
 N_MESSAGES = 600      # enough work that the queue outlasts 100 kills, even on a fast disk
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_consumer_outlives_this_module(tmp_path_factory):
+    """Every consumer these tests start works in a directory under this session's base temp dir."""
+    yield
+    assert processes_mentioning(str(tmp_path_factory.getbasetemp())) == [], "a consumer outlived its test"
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = {}
