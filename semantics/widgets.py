@@ -17,9 +17,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from .analysis import KEYS
 from .checker import SEMANTICS, Report
 from .facade import simulate
-from .plots import (bar_artists, diagram_legend, outcome_bars, sequence_diagram, sweep_artists, sweep_figure,
+from .plots import (_check_names, bar_artists, diagram_legend, outcome_bars, sequence_diagram, sweep_artists, sweep_figure,
                     update_outcome_bars, update_sweep_figure)
 from .sweeps import Sweep, sweep
 from .validation import check_int, check_number, check_probability
@@ -206,7 +207,7 @@ class SweepPanel(_Panel):
     def __init__(self, *, parameter: str = "loss", n_messages: int = 10_000, loss: float = 0.1,
                  ack_loss: float = 0.1, max_retries: int = 3, seed: int = 0,
                  keys: tuple[str, ...] = ("lost", "once", "duplicated", "attempts")) -> None:
-        self.rate_keys = keys
+        self.rate_keys = _check_names("keys", keys, KEYS)  # fail here, not at the first redraw
         # the vectorised sweep is fast: probabilities update while the slider moves
         controls = {
             "parameter": w.ToggleButtons(options=[("loss", "loss"), ("ack loss", "ack_loss"),

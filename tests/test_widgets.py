@@ -132,6 +132,8 @@ def test_panel_arguments_are_checked():
         widgets.SweepPanel(parameter="delay")
     with pytest.raises(ValueError, match="semantic must be one of"):
         widgets.DiagramPanel(semantic="maybe-once")
+    with pytest.raises(TypeError, match="keys must be a sequence of names"):
+        widgets.SweepPanel(keys="lost")
     with pytest.raises(ValueError, match=r"n_messages must be an integer \[1, 10\], got 11"):
         widgets.DiagramPanel(n_messages=11)
     with pytest.raises(ValueError, match=r"n_messages must be an integer \[1, 1000000\], got 0"):
