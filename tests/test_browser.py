@@ -1,0 +1,469 @@
+"""The course in a real browser: JupyterLab started as `make lab` starts it, driven by headless
+Debian chromium through Playwright.
+
+For every lesson (notebooks/0[0-4]-*.ipynb): open it, Run > Run All Cells, wait for the kernel,
+check that no cell shows an error, move a slider of a widget panel with the keyboard and check that
+the panel's printed numbers and its figure both change. A learner's wrong answer to exercise 1 must
+show the grader's counterexample with its sequence diagram.
+
+Screenshots go to test-artifacts/ (gitignored) on every run. With COURSE_SCREENSHOTS=1 the test also
+refreshes the README's docs/screenshots/lesson.png and counterexample.png (off by default, so that a
+test run never changes tracked files).
+
+Never runs `playwright install`: it uses /usr/bin/chromium (Debian's `chromium` package, which
+.ci/run installs) and skips with the reason when it or the playwright package is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import launch_lab  # noqa: E402  (the README's launch logic: same command line, same environment)
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LESSONS = sorted(ROOT.glob("notebooks/0[0-4]-*.ipynb"))
+EXERCISE = ROOT / "exercises" / "01-retries.ipynb"
+ARTIFACTS = ROOT / "test-artifacts"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+README_LESSON = "02-at-least-once"          # the lesson shown in the README, when it exists
+UPDATE_README_SHOTS = os.environ.get("COURSE_SCREENSHOTS") == "1"
+VIEWPORT = {"width": 1280, "height": 900}
+
+SERVER_START_TIMEOUT = 60.0     # s, until /api/status answers
+RUN_ALL_TIMEOUT = 90_000        # ms, Run All Cells until the kernel is idle again
+CHANGE_TIMEOUT = 30_000         # ms, a slider move until the panel shows new numbers and a new figure
+
+# A plausible first attempt at exercise 1: retries, but gives up after 3. The grader must refute it
+# with a counterexample (a partition longer than 3 timeouts) and draw its sequence diagram.
+WRONG_SENDER = '''\
+class Sender(Node):
+    """A first attempt: resend on a timeout, but give up after 3 retries."""
+
+    timeout = 3.0
+
+    def on_start(self):
+        self.unacked = {}  # msg_id -> (body, retries left)
+
+    def on_send(self, msg_id, body):
+        self.unacked[msg_id] = (body, 3)
+        self.send("receiver", msg_id, body)
+        self.set_timer(msg_id, self.timeout)
+
+    def on_ack(self, msg_id):
+        if self.unacked.pop(msg_id, None) is not None:
+            self.cancel_timer(msg_id)
+
+    def on_timer(self, msg_id):
+        body, left = self.unacked.get(msg_id, (None, 0))
+        if left > 0:
+            self.unacked[msg_id] = (body, left - 1)
+            self.send("receiver", msg_id, body)
+            self.set_timer(msg_id, self.timeout)
+'''
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium), as .ci/run does"
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright Python package is not installed (pip install -e '.[test]')"
+    return None
+
+
+# -- the server ------------------------------------------------------------------------------------
+
+
+class LabServer:
+    """JupyterLab on 127.0.0.1 with a fresh token and a free port, its state in ``state_dir``.
+
+    Started as a process group of its own; stop() ends it (and every kernel it started, which
+    jupyter_client puts in sessions of their own) whatever state the test left it in.
+    """
+
+    def __init__(self, root: Path, state_dir: Path) -> None:
+        self.root, self.state_dir = root, state_dir
+        self.token = launch_lab.new_token()
+        self.port = launch_lab.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = state_dir / "jupyterlab.log"
+        self.proc: subprocess.Popen | None = None
+        self._pids: set[int] = set()
+        self._workspace = count(1)
+
+    def start(self) -> LabServer:
+        env = launch_lab.environment(self.state_dir)
+        # Test-only user setting: render every cell, so outputs far down a lesson are in the DOM.
+        settings = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "notebook-extension"
+        settings.mkdir(parents=True, exist_ok=True)
+        (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+        cmd = launch_lab.command(self.port, "127.0.0.1", self.token, open_browser=False, root=self.root)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, env=env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with code {self.proc.returncode}:\n{self.log()}")
+            try:
+                status = self.api("GET", "/api/status")
+                break
+            except (OSError, urllib.error.URLError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not answer /api/status within "
+                                       f"{SERVER_START_TIMEOUT:.0f} s:\n{self.log()}") from None
+                time.sleep(0.25)
+        assert "started" in status, status
+        return self
+
+    def api(self, method: str, path: str, timeout: float = 5.0):
+        request = urllib.request.Request(self.url + path, method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def kernel_ready(self, path: str) -> bool:
+        """True when a session for ``path`` has a kernel that is idle."""
+        try:
+            sessions = self.api("GET", "/api/sessions")
+        except (OSError, urllib.error.URLError):
+            return False
+        return any(s.get("path") == path and (s.get("kernel") or {}).get("execution_state") == "idle"
+                   for s in sessions)
+
+    def page_url(self, path: str) -> str:
+        """The URL of ``path`` in a workspace of its own (no tabs restored from an earlier test)."""
+        return f"{self.url}/lab/workspaces/test{next(self._workspace)}/tree/{path}?token={self.token}"
+
+    def remember_children(self) -> None:
+        """Note the server's descendants (kernels) so that stop() can end them too."""
+        with contextlib.suppress(Exception):
+            import psutil
+            self._pids.update(p.pid for p in psutil.Process(self.proc.pid).children(recursive=True))
+
+    def shutdown_kernels(self) -> None:
+        self.remember_children()
+        with contextlib.suppress(Exception):
+            for session in self.api("GET", "/api/sessions"):
+                self.api("DELETE", f"/api/sessions/{session['id']}", timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.remember_children()
+        if self.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                self.api("POST", "/api/shutdown")  # stops the kernels, then the server
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        for pid in self._pids:  # kernels run in sessions of their own
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    server = LabServer(ROOT, tmp_path_factory.mktemp("jupyter-state"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, lab):
+    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.problems = problems
+    try:
+        yield page
+    finally:
+        context.close()
+        lab.shutdown_kernels()
+
+
+# -- driving JupyterLab ------------------------------------------------------------------------------
+
+# Outputs a learner would read as "something broke": a traceback (JupyterLab renders error outputs
+# with the stderr MIME type), or a widget that could not be displayed.
+ERRORS_JS = r"""() => {
+  const found = [];
+  for (const out of document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output')) {
+    const text = out.innerText || '';
+    const stderr = out.getAttribute('data-mime-type') === 'application/vnd.jupyter.stderr';
+    if ((stderr && /Traceback|^\w*(Error|Exception)\b/m.test(text)) || /Traceback \(most recent call last\)/.test(text)
+        || /Error displaying widget|Failed to (create|render) (the )?(widget|model)/i.test(text)) {
+      const cell = out.closest('.jp-Cell');
+      const prompt = cell && cell.querySelector('.jp-InputPrompt');
+      found.push(((prompt && prompt.innerText.trim()) || '?') + ' ' + text.slice(0, 1500));
+    }
+  }
+  return found;
+}"""
+
+# Run All has finished when the kernel is idle, no prompt shows [*], and every code cell has run
+# (or an error stopped the run: JupyterLab then leaves the rest unexecuted).
+DONE_JS = r"""(nCode) => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  if (!panel) return false;
+  const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
+  if (indicator && indicator.getAttribute('data-status') !== 'idle') return false;
+  const prompts = Array.from(panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')).map(p => p.innerText.trim());
+  if (prompts.some(p => p.includes('*'))) return false;
+  const executed = prompts.filter(p => /\[\d+\]/.test(p)).length;
+  const error = panel.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
+  return executed >= nCode || (executed > 0 && error !== null);
+}"""
+
+STATE_JS = r"""() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  const indicator = panel && panel.querySelector('.jp-Notebook-ExecutionIndicator');
+  return {status: indicator ? indicator.getAttribute('data-status') : 'no indicator',
+          prompts: panel ? Array.from(panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')).map(p => p.innerText.trim()) : []};
+}"""
+
+
+def _code_cells(path: Path) -> int:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    return sum(1 for cell in notebook["cells"] if cell["cell_type"] == "code")
+
+
+def open_notebook(page, lab: LabServer, path: Path) -> None:
+    relative = path.relative_to(ROOT).as_posix()
+    page.goto(lab.page_url(relative))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
+    # The kernel must start by itself (a "Select Kernel" dialog means its kernelspec is unreachable).
+    # The toolbar says "idle" before any kernel exists, so ask the server for the session first.
+    deadline = time.monotonic() + 60
+    while not lab.kernel_ready(relative):
+        dialog = page.query_selector(".jp-Dialog")
+        assert dialog is None, f"JupyterLab shows a dialog on opening {path.name}: {dialog.inner_text()[:500]}"
+        assert time.monotonic() < deadline, f"no kernel started for {relative} within 60 s:\n{lab.log()}"
+        page.wait_for_timeout(250)
+    page.wait_for_function(r"""() => {
+      const i = document.querySelector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator');
+      return document.querySelector('.jp-Dialog') !== null || (i !== null && i.getAttribute('data-status') === 'idle');
+    }""", timeout=60_000)
+    dialog = page.query_selector(".jp-Dialog")
+    assert dialog is None, f"JupyterLab shows a dialog on opening {path.name}: {dialog.inner_text()[:500]}"
+    # more room for the notebook (and the screenshots): collapse the file browser, as a click on its
+    # tab does (cosmetic: never a reason to fail)
+    with contextlib.suppress(Exception):
+        page.click(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current", timeout=2_000)
+
+
+def run_all(page, path: Path) -> None:
+    """Run > Run All Cells, as a learner would, and wait until it has finished."""
+    page.click(".lm-MenuBar-item:has-text('Run')")
+    page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    n_code = _code_cells(path)
+    try:
+        page.wait_for_function(DONE_JS, arg=n_code, timeout=RUN_ALL_TIMEOUT, polling=250)
+    except PlaywrightTimeout:
+        shot = screenshot(page, f"timeout-{path.stem}")
+        state = page.evaluate(STATE_JS)
+        raise AssertionError(f"{path.name}: Run All did not finish within {RUN_ALL_TIMEOUT / 1000:.0f} s "
+                             f"({n_code} code cells); kernel {state['status']}, prompts {state['prompts']}; "
+                             f"screenshot {shot}") from None
+
+
+def assert_no_errors(page, path: Path) -> None:
+    errors = page.evaluate(ERRORS_JS)
+    assert not errors, f"{path.name} shows error output(s) in the browser:\n" + "\n---\n".join(errors)
+    assert not page.problems, f"{path.name}: JavaScript errors in the page: {page.problems}"
+
+
+def assert_no_news_popup(page) -> None:
+    toasts = [t.inner_text() for t in page.query_selector_all(".Toastify__toast")]
+    assert not [t for t in toasts if re.search(r"news|update", t, re.I)], f"news/update pop-up shown: {toasts}"
+
+
+# A widget panel: an output holding an enabled slider and a figure. Its "numbers" are the output's
+# text without the controls' own labels and readouts (which change with any slider move).
+PANELS_JS = r"""() => {
+  const outs = Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-OutputArea-output'));
+  return outs.map((o, i) => [i, o.querySelectorAll('.widget-slider .noUi-target:not([disabled]) .noUi-handle').length,
+                             o.querySelectorAll('img').length])
+             .filter(([i, sliders, imgs]) => sliders > 0 && imgs > 0).map(([i]) => i);
+}"""
+PANEL_TEXT_JS = r"""(out) => {
+  const copy = out.cloneNode(true);
+  copy.querySelectorAll('.widget-slider, .widget-toggle-buttons, .widget-text, .widget-radio, .widget-dropdown,'
+                        + ' .widget-checkbox, .widget-readout, .widget-label').forEach(e => e.remove());
+  return copy.innerText.trim();
+}"""
+
+
+def panel_state(output) -> tuple[str, list[str], bytes]:
+    """(text, img sources, figure pixels) of a panel output."""
+    text = output.evaluate(PANEL_TEXT_JS)
+    images = output.query_selector_all("img")
+    sources = [img.get_attribute("src") or "" for img in images]
+    pixels = images[-1].screenshot() if images else b""
+    return text, sources, pixels
+
+
+def move_slider(page, output, nth: int) -> str:
+    """Focus the nth enabled slider of ``output`` and press an arrow key until its value moves.
+
+    The value is read from the slider's readout (noUiSlider's aria-valuenow lags behind it)."""
+    slider = output.query_selector_all(".widget-slider:has(.noUi-target:not([disabled]))")[nth]
+    handle = slider.query_selector(".noUi-handle")
+    readout = slider.query_selector(".widget-readout")
+    label = slider.query_selector(".widget-label").inner_text()
+    handle.scroll_into_view_if_needed()
+    before = readout.inner_text()
+    at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+    key = "ArrowLeft" if at_max else "ArrowRight"
+    handle.focus()
+    after = before
+    for _ in range(5):
+        page.keyboard.press(key)
+        page.wait_for_timeout(100)
+        after = readout.inner_text()
+        if after != before:
+            break
+    assert after != before, f"slider {label!r} did not move with {key} (readout {before})"
+    return f"{label}: {before} -> {after}"
+
+
+def wait_for_change(page, output, before: tuple[str, list[str], bytes]) -> tuple[str, list[str], bytes]:
+    deadline = time.monotonic() + CHANGE_TIMEOUT / 1000
+    while True:
+        page.wait_for_timeout(250)
+        now = panel_state(output)
+        if now[0] != before[0] and now[2] != before[2]:
+            return now
+        if time.monotonic() > deadline:
+            return now
+
+
+def screenshot(page, name: str, readme_name: str | None = None, element=None) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    (element or page).screenshot(path=str(path))
+    if readme_name and UPDATE_README_SHOTS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENSHOTS / readme_name)
+    return path
+
+
+# -- the tests -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lesson", LESSONS or [pytest.param(None, marks=pytest.mark.skip(
+    reason="no lesson notebooks (notebooks/0[0-4]-*.ipynb) yet"))], ids=lambda p: p.stem if p else "none")
+def test_lesson_runs_and_its_widgets_respond(page, lab, lesson):
+    open_notebook(page, lab, lesson)
+    run_all(page, lesson)
+    assert_no_errors(page, lesson)
+    assert_no_news_popup(page)
+
+    panels = page.evaluate(PANELS_JS)
+    assert panels, f"{lesson.name}: no widget panel (an output with a slider and a figure) after Run All"
+    outputs = page.query_selector_all(".jp-NotebookPanel .jp-OutputArea-output")
+    output = outputs[panels[0]]
+    output.evaluate("e => e.scrollIntoView({block: 'start'})")
+    before = panel_state(output)
+    assert before[0], f"{lesson.name}: the panel shows no numbers as text"
+
+    moves = []
+    n_sliders = len(output.query_selector_all(".widget-slider:has(.noUi-target:not([disabled]))"))
+    for nth in range(min(n_sliders, 3)):  # a slider that changes nothing is possible; three are not
+        moves.append(move_slider(page, output, nth))
+        after = wait_for_change(page, output, before)
+        if after[0] != before[0] and after[2] != before[2]:
+            break
+    text_changed, figure_changed = after[0] != before[0], after[2] != before[2]
+    output.evaluate("e => e.scrollIntoView({block: 'start'})")
+    shot = screenshot(page, f"lesson-{lesson.stem}", "lesson.png" if lesson.stem == README_LESSON else None)
+    assert text_changed and figure_changed, (
+        f"{lesson.name}: after moving {moves}, numbers changed: {text_changed}, figure changed: {figure_changed}"
+        f"\nbefore: {before[0][:400]!r}\nafter:  {after[0][:400]!r}\n(screenshot: {shot})")
+    assert_no_errors(page, lesson)
+
+
+@pytest.mark.skipif(not EXERCISE.exists(), reason=f"{EXERCISE.relative_to(ROOT)} does not exist yet")
+def test_wrong_answer_shows_a_counterexample_diagram(page, lab):
+    """A learner types a wrong Sender into exercise 1 and runs the notebook: the grader's verdict
+    names the broken invariant and draws the counterexample's sequence diagram."""
+    open_notebook(page, lab, EXERCISE)
+    cells = json.loads(EXERCISE.read_text(encoding="utf-8"))["cells"]
+    index = next(i for i, c in enumerate(cells) if "solution" in c.get("metadata", {}).get("tags", []))
+    cell = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").nth(index)
+    cell.scroll_into_view_if_needed()
+    assert "class Sender" in cell.inner_text(), cell.inner_text()[:300]
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(WRONG_SENDER)  # as a paste: no auto-indent
+    page.keyboard.press("Escape")
+    assert "give up after 3 retries" in cell.inner_text()
+    run_all(page, EXERCISE)
+    assert_no_errors(page, EXERCISE)
+    check_cell = page.locator(".jp-NotebookPanel .jp-CodeCell",
+                              has=page.locator(".jp-OutputArea-output", has_text="NOT PASSED")).first
+    check_cell.wait_for(timeout=30_000)
+    text = check_cell.locator(".jp-OutputArea").inner_text()
+    assert "Broken invariant" in text and "Replay it" in text, text[:1000]
+    diagram = check_cell.locator(".jp-OutputArea img").last
+    diagram.wait_for(timeout=30_000)
+    size = diagram.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert size[0] > 200 and size[1] > 100, f"counterexample diagram too small: {size}"
+    diagram.evaluate("e => e.scrollIntoView({block: 'end'})")
+    screenshot(page, "counterexample", "counterexample.png")
