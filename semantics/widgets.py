@@ -296,7 +296,7 @@ def _png(fig: Figure) -> bytes:
     width, height = fig.canvas.get_width_height()
     buffer = io.BytesIO()
     Image.frombuffer("RGBA", (width, height), fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
-        buffer, format="PNG", compress_level=3)
+        buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
