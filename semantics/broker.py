@@ -37,12 +37,13 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from .storage import _LIVE, READY, LabError, _signal_group, kill_and_restart, processes_mentioning, start_process
+    from .storage import (_LIVE, READY, LabError, _signal_group, kill_and_restart, our_consumers,
+                          processes_mentioning, start_process)
     from .validation import check_choice, check_int, check_number
 else:
     # Run as a file by the lab (faster start: the simulator package is not imported); see storage.py.
     from storage import (_LIVE, READY, LabError, _signal_group, kill_and_restart,  # type: ignore
-                         processes_mentioning, start_process)
+                         our_consumers, processes_mentioning, start_process)
     from validation import check_choice, check_int, check_number  # type: ignore[no-redef]
 
 REDIS_URL_ENV = "COURSE_REDIS_URL"

@@ -431,14 +431,15 @@ def plot_results(results: dict[str, LabResult], ax: Any = None) -> Any:
 # --------------------------------------------------------------------------- processes
 
 def processes_mentioning(text: str) -> list[int]:
-    """Pids of live processes (zombies excluded) whose command line contains ``text``: how tests
-    and notebooks check that no consumer or server outlived its lab."""
+    """Pids of live processes (zombies excluded) whose command line (arguments joined by spaces,
+    with a trailing space) contains ``text``: how tests and notebooks check that no consumer or
+    server outlived its lab."""
     if not isinstance(text, str) or not text:
         raise TypeError(f"text must be a non-empty string, got {text!r}")
     if not Path("/proc/self/cmdline").exists():      # macOS, BSD: no procfs; ask ps
         out = subprocess.run(["ps", "-Ao", "pid=,stat=,args="], capture_output=True, text=True).stdout
         rows = (line.split(None, 2) for line in out.splitlines())
-        return [int(r[0]) for r in rows if len(r) == 3 and text in r[2] and not r[1].startswith("Z")
+        return [int(r[0]) for r in rows if len(r) == 3 and text in r[2] + " " and not r[1].startswith("Z")
                 and int(r[0]) != os.getpid()]
     found = []
     for entry in Path("/proc").iterdir():
@@ -452,6 +453,12 @@ def processes_mentioning(text: str) -> list[int]:
         if text in cmdline and state != "Z":
             found.append(int(entry.name))
     return found
+
+
+def our_consumers() -> list[int]:
+    """Pids of the lab consumers this process started that are still alive (each carries
+    ``--parent-pid <our pid>``): precise even on a JupyterHub where many learners run the lab."""
+    return processes_mentioning(f"--parent-pid {os.getpid()} ")
 
 
 def _check_dir(name: str, value: Any) -> str:

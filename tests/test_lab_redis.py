@@ -31,6 +31,7 @@ def no_consumer_outlives_this_module():
     """Every consumer this test process starts carries its labs' key prefix "course:<our pid>:"."""
     yield
     assert processes_mentioning(f"course:{os.getpid()}:") == [], "a Redis lab consumer outlived its test"
+    assert broker.our_consumers() == []
 
 
 @pytest.fixture(scope="module")

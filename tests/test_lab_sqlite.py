@@ -25,6 +25,7 @@ def no_consumer_outlives_this_module(tmp_path_factory):
     """Every consumer these tests start works in a directory under this session's base temp dir."""
     yield
     assert processes_mentioning(str(tmp_path_factory.getbasetemp())) == [], "a consumer outlived its test"
+    assert storage.our_consumers() == []
 
 
 @pytest.fixture(scope="module")
