@@ -379,7 +379,13 @@ def kill_and_restart(command: Sequence[str], *, cwd: str | os.PathLike | None = 
                                f"({done} kills so far); raise timeout or give it less work")
             proc = start_process(command, cwd=cwd)
             starts += 1
-            _wait_ready(proc, min(left, 30.0))
+            try:
+                _wait_ready(proc, min(left, 30.0))
+            except LabError as e:
+                if time.monotonic() - start >= timeout:      # it was slow, and our time ran out
+                    raise LabError(f"the {what} did not finish its work within timeout={timeout} s "
+                                   f"({done} kills so far); raise timeout or give it less work") from e
+                raise
             try:
                 proc.wait(timeout=rng.uniform(0, max_delay) if done < kills else left)
             except subprocess.TimeoutExpired:
