@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import html
 import io
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
 from .analysis import KEYS
 from .checker import SEMANTICS, Report
 from .facade import simulate
-from .plots import (_check_names, bar_artists, diagram_legend, outcome_bars, sequence_diagram, sweep_artists, sweep_figure,
+from .plots import (Picture, _check_names, bar_artists, diagram_legend, outcome_bars, sequence_diagram, sweep_artists, sweep_figure,
                     update_outcome_bars, update_sweep_figure)
 from .sweeps import Sweep, sweep
 from .validation import check_int, check_number, check_probability
@@ -135,8 +137,9 @@ class _Panel(w.VBox):
         stays put, only the artists ``dynamic(fig)`` names are drawn again, over the kept pixels of the
         rest: ticks, labels and legends are most of matplotlib's time, and they did not change."""
         canvas = fig.canvas
-        dynamic = self.dynamic(fig)
-        frame = (id(fig),) + tuple((ax.get_xlim(), ax.get_ylim(), ax.get_xlabel()) for ax in fig.axes)
+        dynamic = sorted(self.dynamic(fig), key=lambda artist: artist.get_zorder())  # as a full draw layers them
+        frame = (id(fig),) + tuple((ax.get_xlim(), ax.get_ylim(), ax.get_xlabel(), ax.get_title())
+                                   for ax in fig.axes)
         if dynamic and self._background is not None and frame == self._frame:
             canvas.restore_region(self._background)
         else:
@@ -287,7 +290,33 @@ class DiagramPanel(_Panel):
         semantic = values.pop("semantic")
         report = simulate(semantic, trace=True, **values)
         self.report = report
-        return diagram_text(report, semantic), sequence_diagram(report, title=semantic, legend=False)
+        # One figure per number of messages, its time axis rounded up to a multiple of 10: runs of
+        # similar length share a frame (lanes, ticks, title), and only the run itself is redrawn.
+        height = min(max(2.5 + 0.8 * report.n_messages, 4.5), 10.0)
+        fig = self.figure
+        if fig is None or tuple(fig.get_size_inches()) != (DIAGRAM_WIDTH, height):
+            fig = Picture(figsize=(DIAGRAM_WIDTH, height))
+            FigureCanvasAgg(fig)
+            fig.subplots_adjust(left=1.6 / DIAGRAM_WIDTH, right=1 - 1.0 / DIAGRAM_WIDTH, top=1 - 0.75 / height,
+                                bottom=0.15 / height)
+            fig.add_subplot()
+        ax = fig.axes[0]
+        for artist in self.dynamic(fig):
+            artist.remove()
+        sequence_diagram(report, ax=ax, title=semantic, legend=False)
+        end, start = ax.get_ylim()
+        end = math.ceil((end - 0.8) / 10) * 10 + 0.8
+        ax.set_ylim(end, start)
+        for lane in (a for a in ax.lines if a.get_gid() == "lane"):
+            lane.set_ydata([start, end])  # the lanes run to the bottom of the frame
+        return diagram_text(report, semantic), fig
+
+    def dynamic(self, fig: Figure) -> list[Any]:
+        ax = fig.axes[0]
+        return [a for a in (*ax.lines, *ax.patches, *ax.texts) if a.get_gid()]  # what the run drew
+
+
+DIAGRAM_WIDTH = 6.2  # inches: two lanes and their labels
 
 
 def _png(fig: Figure) -> bytes:
