@@ -22,8 +22,23 @@ from .nodes import Node, Payload
 
 __version__ = "0.1.0"
 
+# Pictures and panels load matplotlib and ipywidgets: imported on first use, so that
+# `import semantics` stays fast and works without a display.
+_LAZY = {
+    "sequence_diagram": "plots", "outcome_bars": "plots", "sweep_figure": "plots",
+    "sweep": "sweeps", "simulate_fast": "sweeps",
+    "OutcomePanel": "widgets", "SweepPanel": "widgets", "DiagramPanel": "widgets",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'semantics' has no attribute {name!r}")
+
 __all__ = [
     "__version__", "SEMANTICS", "simulate", "expected", "moments", "outcomes", "run",
     "Node", "Payload", "Link", "Faults", "crash_at_point", "Report", "Event", "MessageOutcome",
-    "Violation", "INVARIANTS",
+    "Violation", "INVARIANTS", *_LAZY,
 ]
