@@ -28,6 +28,7 @@ _LAZY = {
     "sequence_diagram": "plots", "outcome_bars": "plots", "sweep_figure": "plots",
     "sweep": "sweeps", "simulate_fast": "sweeps",
     "OutcomePanel": "widgets", "SweepPanel": "widgets", "DiagramPanel": "widgets",
+    "quiz": "quiz",
 }
 
 
