@@ -115,3 +115,48 @@ def confidence_interval(mean: float, variance: float, n: int, level: float = 0.9
 def _z(level: float) -> float:
     from statistics import NormalDist
     return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """A simulated mean set against its closed form: inside the confidence interval or not."""
+
+    name: str
+    closed_form: float
+    simulated: float
+    low: float
+    high: float
+    level: float
+
+    @property
+    def ok(self) -> bool:
+        return self.low - 1e-12 <= self.simulated <= self.high + 1e-12
+
+    def __str__(self) -> str:
+        return (f"{self.name:<34} closed form {self.closed_form:.5f}  simulated {self.simulated:.5f}  "
+                f"{self.level:.1%} interval [{self.low:.5f}, {self.high:.5f}]  "
+                f"{'agrees' if self.ok else 'DISAGREES'}")
+
+    __repr__ = __str__
+
+
+def agreement(name: str, closed_form: float, simulated: float, variance: float, n: int, *,
+              level: float = 0.999, probability: bool = False) -> Agreement:
+    """Whether ``simulated`` (a mean over ``n`` independent messages) lies in the ``level``
+    confidence interval around ``closed_form`` (per-message variance ``variance``, e.g. from
+    ``moments``). Every quantity here is a count or a fraction, so the interval is clipped at 0;
+    with ``probability`` it is clipped to [0, 1]."""
+    check_int("n", n, low=1)
+    low, high = confidence_interval(closed_form, variance, n, level)
+    low = max(low, 0.0)
+    if probability:
+        high = min(high, 1.0)
+    return Agreement(str(name), float(closed_form), float(simulated), low, high, level)
+
+
+def show_agreement(name: str, closed_form: float, simulated: float, variance: float, n: int, *,
+                   level: float = 0.999, probability: bool = False) -> None:
+    """Print ``agreement(...)`` as one line: what the lessons print and nbval checks. (Returns
+    None, so that a cell ending with it does not show the line twice; use ``agreement`` for the
+    verdict itself.)"""
+    print(agreement(name, closed_form, simulated, variance, n, level=level, probability=probability))

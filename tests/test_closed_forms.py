@@ -57,3 +57,19 @@ def test_design_md_values():
     assert e["indefinite_applied"] == pytest.approx((1 - s) ** 4 - 0.2 ** 4)
     assert semantics.expected("at-most-once", loss=0.25, max_retries=9)["attempts"] == 1.0
     assert semantics.expected("exactly-once", loss=0.5, ack_loss=0.9, max_retries=1)["duplicated"] == 0.0
+
+
+def test_agreement_verdicts():
+    from semantics.analysis import agreement
+    inside = agreement("lost", 0.2, 0.201, 0.16, 10_000)
+    outside = agreement("lost", 0.2, 0.25, 0.16, 10_000)
+    assert inside.ok and not outside.ok
+    assert str(inside).endswith("agrees") and str(outside).endswith("DISAGREES")
+    assert "99.9% interval" in str(inside)
+    above_one = agreement("attempts", 1.38, 1.39, 0.5, 10_000)
+    assert above_one.ok and above_one.high > 1.38
+    assert agreement("p", 0.999, 0.999, 0.001, 100, probability=True).high == 1.0
+    exact = agreement("lost", 1.0, 1.0, 0.0, 50)
+    assert exact.ok and (exact.low, exact.high) == (1.0, 1.0)
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        agreement("lost", 0.2, 0.2, 0.1, 0)
