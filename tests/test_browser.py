@@ -283,7 +283,7 @@ def _code_cells(path: Path) -> int:
 
 
 def open_notebook(page, lab: LabServer, path: Path) -> None:
-    relative = path.relative_to(ROOT).as_posix()
+    relative = path.relative_to(lab.root).as_posix()
     page.goto(lab.page_url(relative))
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
     # The kernel must start by itself (a "Select Kernel" dialog means its kernelspec is unreachable).
@@ -418,6 +418,18 @@ def screenshot(page, name: str, readme_name: str | None = None, element=None) ->
 
 
 # -- the tests -------------------------------------------------------------------------------------
+
+
+def test_lab_is_private_and_quiet(lab):
+    """The server `make lab` starts: a token is required, and no news or update check reaches out."""
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{lab.url}/api/status", timeout=5)
+    assert refused.value.code == 403
+    notification = lab.api("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification")
+    defaults = {name: prop.get("default") for name, prop in notification["schema"]["properties"].items()}
+    assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False, (
+        f"news/update settings not applied ({defaults}): run `python scripts/jupyter_settings.py` (make does)")
+    assert lab.api("GET", "/lab/api/news") == {"news": []}
 
 
 @pytest.mark.parametrize("lesson", LESSONS or [pytest.param(None, marks=pytest.mark.skip(
