@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_LESSON = "notebooks/00-introduction.ipynb"
 LOOPBACK = "127.0.0.1"
+LOOPBACKS = (LOOPBACK, "localhost", "::1")
 # Server-side halves of "no news, no update check": the front-end settings live in
 # jupyter_settings.py; these make sure no request to the news feed or PyPI leaves the server even
 # when those settings are missing (an environment built without `make`).
@@ -88,8 +89,8 @@ def command(port: int, ip: str = LOOPBACK, token: str | None = None, open_browse
             f"--ServerApp.open_browser={bool(open_browser)}",
             f"--LabApp.default_url={default_url(root)}",
             *QUIET_FLAGS,
-            # Jupyter refuses to start as root (containers, CI); the server is on loopback behind a token.
-            *(["--ServerApp.allow_root=True"] if _running_as_root() else [])]
+            # Jupyter refuses to run as root (containers, CI): allowed on loopback only, behind the token
+            *(["--ServerApp.allow_root=True"] if _running_as_root() and ip in LOOPBACKS else [])]
 
 
 def _running_as_root() -> bool:

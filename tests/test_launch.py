@@ -36,6 +36,13 @@ def test_command_binds_loopback_with_token_and_port():
     assert f["LabApp.check_for_updates_class"] == "jupyterlab.NeverCheckForUpdate"
 
 
+@pytest.mark.parametrize("root, ip, allowed", [(True, "127.0.0.1", True), (True, "0.0.0.0", False),
+                                               (False, "127.0.0.1", False)])
+def test_root_is_allowed_on_loopback_only(monkeypatch, root, ip, allowed):
+    monkeypatch.setattr(launch_lab, "_running_as_root", lambda: root)
+    assert ("--ServerApp.allow_root=True" in launch_lab.command(8888, ip, token="t")) is allowed
+
+
 @pytest.mark.parametrize("token", [None, "", "   "])
 def test_command_refuses_an_empty_token(token):
     with pytest.raises(ValueError, match="token"):
