@@ -3,8 +3,9 @@ Debian chromium through Playwright.
 
 For every lesson (notebooks/0[0-4]-*.ipynb): open it, Run > Run All Cells, wait for the kernel,
 check that no cell shows an error, move a slider of a widget panel with the keyboard and check that
-the panel's printed numbers and its figure both change. A learner's wrong answer to exercise 1 must
-show the grader's counterexample with its sequence diagram.
+the panel's printed numbers and its figure both change, and click an answer of the self-check quiz.
+A learner's wrong answer to exercise 1 must show the grader's counterexample with its sequence
+diagram. The server must refuse requests without the token and make no news or update request.
 
 Screenshots go to test-artifacts/ (gitignored) on every run. With COURSE_SCREENSHOTS=1 the test also
 refreshes the README's docs/screenshots/lesson.png and counterexample.png (off by default, so that a
@@ -462,7 +463,20 @@ def test_lesson_runs_and_its_widgets_respond(page, lab, lesson):
     assert text_changed and figure_changed, (
         f"{lesson.name}: after moving {moves}, numbers changed: {text_changed}, figure changed: {figure_changed}"
         f"\nbefore: {before[0][:400]!r}\nafter:  {after[0][:400]!r}\n(screenshot: {shot})")
+    answer_a_quiz(page, lesson)
     assert_no_errors(page, lesson)
+
+
+def answer_a_quiz(page, lesson: Path) -> None:
+    """Click an option of the lesson's first self-check quiz: it must answer with an explanation."""
+    quiz = page.locator(".jp-NotebookPanel .jp-OutputArea-output", has_text="Self-check.").filter(
+        has=page.locator(".widget-radio-box input")).first
+    assert quiz.count() > 0, f"{lesson.name}: no self-check quiz (semantics.quiz) shown after Run All"
+    quiz.scroll_into_view_if_needed()
+    quiz.locator(".widget-radio-box label").first.click()
+    feedback = quiz.locator("text=/^(Correct|Not quite)\\./")
+    feedback.first.wait_for(timeout=10_000)
+    assert len(quiz.inner_text()) > 80, f"{lesson.name}: the quiz's feedback explains nothing: {quiz.inner_text()!r}"
 
 
 @pytest.mark.skipif(not EXERCISE.exists(), reason=f"{EXERCISE.relative_to(ROOT)} does not exist yet")
