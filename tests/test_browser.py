@@ -114,10 +114,14 @@ class LabServer:
 
     def start(self) -> LabServer:
         env = launch_lab.environment(self.state_dir)
-        # Test-only user setting: render every cell, so outputs far down a lesson are in the DOM.
-        settings = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "notebook-extension"
-        settings.mkdir(parents=True, exist_ok=True)
-        (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+        # Test-only user settings: render every cell, so that outputs far down a lesson are in the
+        # DOM; never autosave, so that running (or editing) a notebook never rewrites the repository.
+        user_settings = {("notebook-extension", "tracker"): {"windowingMode": "none"},
+                         ("docmanager-extension", "plugin"): {"autosave": False}}
+        for (extension, plugin), values in user_settings.items():
+            folder = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / extension
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values))
         cmd = launch_lab.command(self.port, "127.0.0.1", self.token, open_browser=False, root=self.root)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, env=env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
@@ -203,11 +207,15 @@ def lab(tmp_path_factory):
     reason = _missing()
     if reason:
         pytest.skip(reason)
+    opened = [*LESSONS, EXERCISE]
+    before = {path: path.read_bytes() for path in opened if path.exists()}
     server = LabServer(ROOT, tmp_path_factory.mktemp("jupyter-state"))
     try:
         yield server.start()
     finally:
         server.stop()
+    changed = [path.name for path, data in before.items() if path.read_bytes() != data]
+    assert not changed, f"the browser test changed notebooks in the repository: {changed}"
 
 
 @pytest.fixture(scope="module")
