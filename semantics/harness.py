@@ -100,11 +100,12 @@ class Host:
         if dst is None:
             raise ValueError(f"send(to={to!r}): no node named {to!r}; nodes are {', '.join(map(repr, run.hosts))}")
         logical = body.logical if type(body) is Payload else None
+        if logical is not None:
+            run.logical_of[msg_id] = logical  # so that an ack of msg_id, from any node, names its message
         if self is run.submit_host:
             run.attempts_total += 1
             if logical is not None:
                 run.attempts[logical] += 1
-                run.logical_of[msg_id] = logical
         if run.fast:
             p = run.link.loss
             if p == 0.0 or (p < 1.0 and run.random() >= p):
@@ -148,6 +149,10 @@ class Host:
         run.timer_tokens += 1
         token = run.timer_tokens
         self.timers[key] = token
+        if run.trace is not None:  # which message the timer is about: its key, or the message being handled
+            logical_of = run.logical_of
+            run.timer_logical[token] = logical_of.get(key, logical_of.get(self.current) if _hashable(self.current)
+                                                      else None)
         heappush(run.queue, (self.engine.now + after, next(run.order), run.fire_timer,
                              (self, self.incarnation, key, token)))
         self.points += 1
@@ -236,7 +241,8 @@ class _Run:
         self.acked = [False] * n_messages
         self.attempts_total = 0
         self.effects_total = 0
-        self.logical_of: dict[Hashable, int] = {}
+        self.logical_of: dict[Hashable, int] = {}   # message id on the wire -> logical message
+        self.timer_logical: dict[int, int | None] = {}  # timer token -> logical message (traced runs)
         self.next_logical = 0
         self.wires = 0
         self.timer_tokens = 0
@@ -392,7 +398,7 @@ class _Run:
         del host.timers[key]
         if self.trace is not None:
             self.trace.append(Event(self.engine.now, host.name, "timer", key if isinstance(key, str) else None,
-                                    self.logical_of.get(key) if _hashable(key) else None, text=repr(key)))
+                                    self.timer_logical.pop(token, None), text=repr(key)))
         self.invoke(host, "on_timer", (key,))
 
     # -- the application -------------------------------------------------------------------

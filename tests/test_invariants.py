@@ -164,3 +164,35 @@ def test_per_link_fault_models():
     assert all(e.fate == "delivered" for e in first_hop)
     assert 0.2 < sum(e.fate == "lost" for e in second_hop) / len(second_hop) < 0.3
     assert report.lost == sum(e.fate == "lost" and e.message == "data" for e in second_hop)
+
+
+def test_trace_names_the_message_of_forwarded_acks_and_of_timers_keyed_otherwise():
+    class Relay(semantics.Node):
+        """Forwards under its own numbering, and acks the sender when the receiver acks."""
+
+        def on_start(self):
+            self.origin = {}
+
+        def on_message(self, msg_id, body):
+            number = len(self.origin) + 1
+            self.origin[number] = msg_id
+            self.send("receiver", number, body)
+
+        def on_ack(self, number):
+            self.ack(self.origin[number], to="sender")
+
+    class TicketSender(P.RetryingSender):
+        def on_send(self, msg_id, body):
+            self.unacked[msg_id] = [body, 0]
+            self.send("broker", msg_id, body)
+            self.set_timer(("ticket", msg_id), 10.0)   # keyed otherwise than by the id
+
+        def on_timer(self, key):
+            pass
+
+    report = run(TicketSender, P.ProcessThenAckReceiver, n_messages=2, others={"broker": Relay}, trace=True)
+    acks = [e for e in report.trace if e.kind == "send" and e.message == "ack"]
+    assert len(acks) == 4 and all(e.logical is not None for e in acks)
+    timers = [e for e in report.trace if e.kind == "timer"]
+    assert [e.logical for e in timers] == [0, 1]
+    assert report.acked == 2
