@@ -87,6 +87,28 @@ def _int_slider(description: str, value: int, low: int, high: int, step: int = 1
                        layout=w.Layout(width="22em"))
 
 
+
+def _fault_sliders(*, loss: float, ack_loss: float, duplicate: float, jitter: float, max_retries: int,
+                   timeout: float, crash_prob: float, step: float, max_retries_high: int, crash_high: float,
+                   crash_step: float) -> dict[str, w.Widget]:
+    """The network and crash sliders of the event-driven panels, each start value checked against
+    its slider's range. They update on release: each change re-runs the event-driven simulator."""
+    return {
+        "loss": _slider("loss", check_probability("loss", loss), 0.0, 1.0, step, continuous=False),
+        "ack_loss": _slider("ack loss", check_probability("ack_loss", ack_loss), 0.0, 1.0, step, continuous=False),
+        "duplicate": _slider("duplication", check_number("duplicate", duplicate, low=0.0, high=0.5),
+                             0.0, 0.5, step, continuous=False),
+        "jitter": _slider("delay spread", check_number("jitter", jitter, low=0.0, high=3.0), 0.0, 3.0, 0.1,
+                          continuous=False, fmt=".1f"),
+        "max_retries": _int_slider("max retries", check_int("max_retries", max_retries, high=max_retries_high),
+                                   0, max_retries_high, continuous=False),
+        "timeout": _slider("timeout", check_number("timeout", timeout, low=0.5, high=10.0), 0.5, 10.0, 0.5,
+                           continuous=False, fmt=".1f"),
+        "crash_prob": _slider("crash prob.", check_number("crash_prob", crash_prob, low=0.0, high=crash_high),
+                              0.0, crash_high, crash_step, continuous=False,
+                              fmt=".3f" if crash_step < 0.01 else ".2f"),
+    }
+
 def _seed(value: int) -> w.BoundedIntText:
     return w.BoundedIntText(value=value, min=0, max=1_000_000, description="seed",
                             style={"description_width": "7.5em"}, layout=w.Layout(width="14em"))
@@ -174,19 +196,9 @@ class OutcomePanel(_Panel):
         check_int("n_messages", n_messages, low=100, high=20_000)
         # every change re-runs the event-driven simulator three times: update on release only
         controls = {
-            "loss": _slider("loss", check_probability("loss", loss), 0.0, 1.0, 0.01, continuous=False),
-            "ack_loss": _slider("ack loss", check_probability("ack_loss", ack_loss), 0.0, 1.0, 0.01,
-                                continuous=False),
-            "duplicate": _slider("duplication", check_number("duplicate", duplicate, low=0.0, high=0.5),
-                                 0.0, 0.5, 0.01, continuous=False),
-            "jitter": _slider("delay spread", check_number("jitter", jitter, low=0.0, high=3.0), 0.0, 3.0, 0.1,
-                              continuous=False, fmt=".1f"),
-            "max_retries": _int_slider("max retries", check_int("max_retries", max_retries, high=10), 0, 10,
-                                       continuous=False),
-            "timeout": _slider("timeout", check_number("timeout", timeout, low=0.5, high=10.0), 0.5, 10.0, 0.5,
-                               continuous=False, fmt=".1f"),
-            "crash_prob": _slider("crash prob.", check_number("crash_prob", crash_prob, low=0.0, high=0.2),
-                                  0.0, 0.2, 0.005, continuous=False, fmt=".3f"),
+            **_fault_sliders(loss=loss, ack_loss=ack_loss, duplicate=duplicate, jitter=jitter,
+                             max_retries=max_retries, timeout=timeout, crash_prob=crash_prob,
+                             step=0.01, max_retries_high=10, crash_high=0.2, crash_step=0.005),
             "n_messages": _int_slider("messages", n_messages, 100, 20_000, 100, continuous=False),
             "seed": _seed(check_int("seed", seed, high=1_000_000)),
         }
@@ -260,19 +272,9 @@ class DiagramPanel(_Panel):
         controls = {
             "semantic": w.ToggleButtons(options=list(SEMANTICS), value=semantic, description="guarantee",
                                         style={"description_width": "7.5em", "button_width": "8em"}),
-            "loss": _slider("loss", check_probability("loss", loss), 0.0, 1.0, 0.05, continuous=False),
-            "ack_loss": _slider("ack loss", check_probability("ack_loss", ack_loss), 0.0, 1.0, 0.05,
-                                continuous=False),
-            "duplicate": _slider("duplication", check_number("duplicate", duplicate, low=0.0, high=0.5),
-                                 0.0, 0.5, 0.05, continuous=False),
-            "jitter": _slider("delay spread", check_number("jitter", jitter, low=0.0, high=3.0), 0.0, 3.0, 0.1,
-                              continuous=False, fmt=".1f"),
-            "max_retries": _int_slider("max retries", check_int("max_retries", max_retries, high=6), 0, 6,
-                                       continuous=False),
-            "timeout": _slider("timeout", check_number("timeout", timeout, low=0.5, high=10.0), 0.5, 10.0, 0.5,
-                               continuous=False, fmt=".1f"),
-            "crash_prob": _slider("crash prob.", check_number("crash_prob", crash_prob, low=0.0, high=0.3),
-                                  0.0, 0.3, 0.01, continuous=False),
+            **_fault_sliders(loss=loss, ack_loss=ack_loss, duplicate=duplicate, jitter=jitter,
+                             max_retries=max_retries, timeout=timeout, crash_prob=crash_prob,
+                             step=0.05, max_retries_high=6, crash_high=0.3, crash_step=0.01),
             "n_messages": _int_slider("messages", check_int("n_messages", n_messages, low=1, high=10), 1, 10,
                                       continuous=False),
             "seed": _seed(check_int("seed", seed, high=1_000_000)),
