@@ -44,7 +44,10 @@ def test_environment_installs_the_course_and_python_version_matches():
     text = (ROOT / "environment.yml").read_text()
     assert re.search(r"^\s+- -e \.\s", text, re.M), "environment.yml must install the course package"
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert f"python{project['requires-python']}" in text.replace(" ", "")
+    minimum = tuple(int(x) for x in re.fullmatch(r">=(\d+)\.(\d+)", project["requires-python"]).groups())
+    pinned = re.search(r"^  - python=(\d+)\.(\d+)\s", text, re.M)
+    assert pinned, "environment.yml must pin python=X.Y (the form repo2docker reads)"
+    assert tuple(int(x) for x in pinned.groups()) >= minimum
 
 
 def test_every_pyproject_dependency_is_explained():
