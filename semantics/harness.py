@@ -76,18 +76,24 @@ class Host:
         k = self.points - 1
         if self.point_labels is not None:
             self.point_labels.append(_label(self.handler, what, key))
-        if self.strikes:
-            run = self.run
-            faults = run.faults
-            if k in self.crash_at or (
-                    self.name in faults.nodes and faults.crash_prob
-                    and (faults.max_crashes is None or run.random_crashes < faults.max_crashes)
-                    and run.engine.rng.random() < faults.crash_prob
-                    and _count_random(run)):
-                run.crash(self, f"crash point {k}: {_label(self.handler, what, key)}")
-                raise Crashed()
+        if self.strikes and (k in self.crash_at or self._random_crash()):
+            self.run.crash(self, f"crash point {k}: {_label(self.handler, what, key)}")
+            raise Crashed()
 
-    def check_awake(self, call: str) -> None:
+    def _random_crash(self) -> bool:
+        """Draw a random crash at this point (crash_prob), within the run's max_crashes."""
+        run = self.run
+        faults = run.faults
+        if not (faults.crash_prob and self.name in faults.nodes):
+            return False
+        if faults.max_crashes is not None and run.random_crashes >= faults.max_crashes:
+            return False
+        if run.engine.rng.random() >= faults.crash_prob:
+            return False
+        run.random_crashes += 1
+        return True
+
+    def check_awake(self) -> None:
         if not self.up:
             raise Crashed()
 
@@ -202,11 +208,6 @@ class Host:
     def note(self, text: str) -> None:
         if self.run.trace is not None:
             self.run.trace.append(Event(self.engine.now, self.name, "note", text=str(text)))
-
-
-def _count_random(run: "_Run") -> bool:
-    run.random_crashes += 1
-    return True
 
 
 def _label(handler: str, what: str, key: Any) -> str:

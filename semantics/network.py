@@ -36,11 +36,6 @@ class Link:
     def partitioned(self, time: float) -> bool:
         return any(start <= time < end for start, end in self.partitions)
 
-    @property
-    def max_round_trip(self) -> float:
-        """The longest round trip when jitter is 0; with jitter the tail is unbounded."""
-        return 2 * self.delay
-
 
 def _check_partitions(value: Iterable) -> tuple[tuple[float, float], ...]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):

@@ -111,7 +111,7 @@ class Durable(MutableMapping):
         return key in self._data
 
     def __setitem__(self, key: Hashable, value: Any) -> None:
-        self._host.check_awake("durable[...] = ...")
+        self._host.check_awake()
         if self._pending is not None:
             self._pending[key] = freeze(value)
         else:
@@ -119,7 +119,7 @@ class Durable(MutableMapping):
         self._host.point("write", key)
 
     def __delitem__(self, key: Hashable) -> None:
-        self._host.check_awake("del durable[...]")
+        self._host.check_awake()
         if key not in self:
             raise KeyError(key)
         if self._pending is not None:
@@ -231,7 +231,7 @@ class Atomic:
 
     def __enter__(self) -> "Atomic":
         host = self._host
-        host.check_awake("atomic()")
+        host.check_awake()
         if host.durable._pending is None:  # nested blocks join the outer transaction
             self._outer = True
             host.durable._pending = {}
