@@ -9,6 +9,7 @@ keeps scheduling events forever, or a handler that never returns ends the run wi
 
 from __future__ import annotations
 
+import itertools
 import math
 from heapq import heappush
 import signal
@@ -42,7 +43,7 @@ class Host:
 
     __slots__ = ("run", "engine", "name", "factory", "node", "up", "incarnation", "timers",
                  "durable", "pending_effects", "peer", "points", "strikes", "crash_at", "backlog",
-                 "handler", "current", "point_labels", "watch")
+                 "handler", "current", "point_labels", "watch", "mortal")
 
     def __init__(self, run: "_Run", name: str, factory: NodeFactory) -> None:
         self.run = run
@@ -64,6 +65,7 @@ class Host:
         self.current: Hashable = None
         self.point_labels: list[str] | None = [] if run.trace is not None else None
         self.watch = self.strikes or self.point_labels is not None  # slow path at crash points
+        self.mortal = self.watch or name in run.faults.crash_times     # may crash, or is traced
 
     # -- crash points ----------------------------------------------------------------------
     def point(self, what: str, key: Any) -> None:
@@ -109,14 +111,15 @@ class Host:
         if logical is not None:
             run.logical_of[msg_id] = logical  # so that an ack of msg_id, from any node, names its message
         if self is run.submit_host:
-            run.attempts_total += 1
             if logical is not None:
                 run.attempts[logical] += 1
+            else:
+                run.other_attempts += 1
         if run.fast:
             p = run.link.loss
             if p == 0.0 or (p < 1.0 and run.random() >= p):
-                heappush(run.queue, (self.engine.now + run.delay, next(run.order), run.arrive,
-                                     (self.name, dst, DATA, msg_id, body, logical, 0)))
+                heappush(run.queue, (self.engine.now + run.delay, next(run.order), run.arrive_data,
+                                     (self.name, dst, msg_id, body, logical, 0)))
         else:
             run.transmit(self, dst, DATA, msg_id, body, logical)
         self.points += 1
@@ -136,8 +139,8 @@ class Host:
         if run.fast:
             p = run.link.ack_loss
             if p == 0.0 or (p < 1.0 and run.random() >= p):
-                heappush(run.queue, (self.engine.now + run.delay, next(run.order), run.arrive,
-                                     (self.name, dst, ACK, msg_id, None, run.logical_of.get(msg_id), 0)))
+                heappush(run.queue, (self.engine.now + run.delay, next(run.order), run.arrive_ack,
+                                     (self.name, dst, msg_id, run.logical_of.get(msg_id), 0)))
         else:
             run.transmit(self, dst, ACK, msg_id, None, run.logical_of.get(msg_id))
         self.points += 1
@@ -152,15 +155,13 @@ class Host:
         elif not after > 0 or after == math.inf:
             check_number("set_timer(after)", after, low=0.0, low_open=True)
         run = self.run
-        run.timer_tokens += 1
-        token = run.timer_tokens
+        token = next(run.tokens)
         self.timers[key] = token
         if run.trace is not None:  # which message the timer is about: its key, or the message being handled
             logical_of = run.logical_of
             run.timer_logical[token] = logical_of.get(key, logical_of.get(self.current) if _hashable(self.current)
                                                       else None)
-        heappush(run.queue, (self.engine.now + after, next(run.order), run.fire_timer,
-                             (self, self.incarnation, key, token)))
+        heappush(run.queue, (self.engine.now + after, next(run.order), run.fire_timer, (self, key, token)))
         self.points += 1
         if self.watch:
             self.watch_point("set_timer", key)
@@ -182,9 +183,7 @@ class Host:
         if self.pending_effects is not None:
             self.pending_effects.append(body)
         elif self.run.trace is None:
-            run = self.run
-            run.effects[body.logical] += 1
-            run.effects_total += 1
+            self.run.effects[body.logical] += 1
         else:
             self.record_effect(body)
         self.points += 1
@@ -194,7 +193,6 @@ class Host:
     def record_effect(self, body: Payload) -> None:
         run = self.run
         run.effects[body.logical] += 1
-        run.effects_total += 1
         if run.trace is not None:
             run.trace.append(Event(self.engine.now, self.name, "effect", self.current, body.logical,
                                    text=repr(body.content)))
@@ -234,19 +232,18 @@ class _Run:
         self.interval = interval
         self.contents = contents
         self.trace: list[Event] | None = [] if trace else None
-        self.ids = [f"m{i + 1}" for i in range(n_messages)]
+        self.ids = list(map("m{}".format, range(1, n_messages + 1)))
         self.attempts = [0] * n_messages
         self.deliveries = [0] * n_messages
         self.handled = [0] * n_messages
         self.effects = [0] * n_messages
         self.acked = [False] * n_messages
-        self.attempts_total = 0
-        self.effects_total = 0
+        self.other_attempts = 0  # sends by the application's node whose body is not a Payload
         self.logical_of: dict[Hashable, int] = {}   # message id on the wire -> logical message
         self.timer_logical: dict[int, int | None] = {}  # timer token -> logical message (traced runs)
         self.next_logical = 0
         self.wires = 0
-        self.timer_tokens = 0
+        self.tokens = itertools.count(1)  # every timer set in the run gets its own token
         self.crashes = 0
         self.random_crashes = 0
         self.hosts = {name: Host(self, name, factory) for name, factory in nodes.items()}
@@ -274,52 +271,127 @@ class _Run:
                 fate = LOST
             else:
                 fate = DELIVERED
-                engine.schedule(delay, self.arrive, (src.name, dst, kind, msg_id, body, logical, self.wires))
+                if kind is DATA:
+                    engine.schedule(delay, self.arrive_data, (src.name, dst, msg_id, body, logical, self.wires))
+                else:
+                    engine.schedule(delay, self.arrive_ack, (src.name, dst, msg_id, logical, self.wires))
             if self.trace is not None:
                 self.trace.append(Event(engine.now, src.name, "send", msg_id, logical, dst.name, self.wires, kind,
                                         fate, engine.now + delay, "network duplicate" if copy else ""))
 
-    def arrive(self, arg: tuple) -> None:
-        src, dst, kind, msg_id, body, logical, wire = arg
+    def arrive_data(self, arg: tuple) -> None:
+        """A data message reaches ``dst``: hand it to ``on_message`` if the node is up."""
+        src, dst, msg_id, body, logical, wire = arg
         if self.trace is not None:
             self.trace.append(Event(self.engine.now, dst.name, "receive" if dst.up else "down", msg_id, logical,
-                                    src, wire, kind))
+                                    src, wire, DATA))
         if not dst.up:
             return
         counted = logical is not None and dst is not self.submit_host
-        if kind is DATA:
-            if counted:
-                self.deliveries[logical] += 1
-            if dst.watch:
-                handled = self.invoke(dst, "on_message", (msg_id, body), src)
-            else:  # the same as invoke(), inlined: this is the simulator's hottest path
-                dst.peer, dst.current = src, msg_id
-                dst.points += 1
-                try:
-                    dst.node.on_message(msg_id, body)
-                    handled = True
-                except Crashed:
-                    handled = False
-                except Exception as exc:
-                    self.fail(dst, "on_message", (msg_id, body), exc)
-                dst.peer = None
-            if handled and counted:
-                self.handled[logical] += 1
-        else:
-            if logical is not None and dst is self.submit_host:
-                self.acked[logical] = True
-            if dst.watch:
-                self.invoke(dst, "on_ack", (msg_id,), src)
-            else:  # inlined invoke(), as above
-                dst.peer, dst.current = src, msg_id
-                dst.points += 1
-                try:
-                    dst.node.on_ack(msg_id)
-                except Crashed:
-                    pass
-                except Exception as exc:
-                    self.fail(dst, "on_ack", (msg_id,), exc)
-                dst.peer = None
+        if counted:
+            self.deliveries[logical] += 1
+        if dst.watch:
+            handled = self.invoke(dst, "on_message", (msg_id, body), src)
+        else:  # the same as invoke(), inlined: this is the simulator's hottest path
+            dst.peer = src
+            dst.current = msg_id
+            dst.points += 1
+            try:
+                dst.node.on_message(msg_id, body)
+                handled = True
+            except Crashed:
+                handled = False
+            except Exception as exc:
+                self.fail(dst, "on_message", (msg_id, body), exc)
+            dst.peer = None
+        if handled and counted:
+            self.handled[logical] += 1
+
+    def arrive_ack(self, arg: tuple) -> None:
+        """An acknowledgement reaches ``dst``: hand it to ``on_ack`` if the node is up."""
+        src, dst, msg_id, logical, wire = arg
+        if self.trace is not None:
+            self.trace.append(Event(self.engine.now, dst.name, "receive" if dst.up else "down", msg_id, logical,
+                                    src, wire, ACK))
+        if not dst.up:
+            return
+        if logical is not None and dst is self.submit_host:
+            self.acked[logical] = True
+        if dst.watch:
+            self.invoke(dst, "on_ack", (msg_id,), src)
+        else:  # inlined invoke(), as above
+            dst.peer = src
+            dst.current = msg_id
+            dst.points += 1
+            try:
+                dst.node.on_ack(msg_id)
+            except Crashed:
+                pass
+            except Exception as exc:
+                self.fail(dst, "on_ack", (msg_id,), exc)
+            dst.peer = None
+
+    def quick_steps(self, host: Host) -> dict[str, Callable]:
+        """The steps of ``Host`` for a node that never crashes, on an untraced run over a plain link.
+
+        The same behaviour as the methods of ``Host`` (tests/test_fast_path.py compares whole
+        reports), without what cannot happen here: a step of a crashed node, a crash point that
+        may strike, a trace to write, jitter, duplication or partitions. Closures over the run's
+        state, because a closure variable is the cheapest lookup Python has.
+        """
+        run, engine, queue, order, random = self, self.engine, self.queue, self.order, self.random
+        hosts, logical_of, attempts, effects = self.hosts, self.logical_of, self.attempts, self.effects
+        loss, ack_loss, delay = self.link.loss, self.link.ack_loss, self.delay
+        arrive_data, arrive_ack, fire_timer, tokens = self.arrive_data, self.arrive_ack, self.fire_timer, self.tokens
+        name, timers, submits = host.name, host.timers, host is self.submit_host
+
+        def send(to: str, msg_id: Hashable, body: Any) -> None:
+            dst = hosts.get(to)
+            if dst is None:
+                host.send(to, msg_id, body)  # raises the error that names the nodes
+            if type(body) is Payload:
+                logical = body.logical
+                logical_of[msg_id] = logical
+                if submits:
+                    attempts[logical] += 1
+            else:
+                logical = None
+                if submits:
+                    run.other_attempts += 1
+            if loss == 0.0 or (loss < 1.0 and random() >= loss):
+                heappush(queue, (engine.now + delay, next(order), arrive_data, (name, dst, msg_id, body, logical, 0)))
+            host.points += 1
+
+        def ack(msg_id: Hashable, to: str | None = None) -> None:
+            dst = hosts.get(to if to is not None else host.peer)
+            if dst is None:
+                host.ack(msg_id, to)  # raises the error that says what is missing
+            if ack_loss == 0.0 or (ack_loss < 1.0 and random() >= ack_loss):
+                heappush(queue, (engine.now + delay, next(order), arrive_ack, (name, dst, msg_id, logical_of.get(msg_id), 0)))
+            host.points += 1
+
+        def set_timer(key: Hashable, after: float) -> None:
+            if type(after) is not float or not 0.0 < after < math.inf:
+                after = check_number("set_timer(after)", after, low=0.0, low_open=True)
+            token = next(tokens)
+            timers[key] = token
+            heappush(queue, (engine.now + after, next(order), fire_timer, (host, key, token)))
+            host.points += 1
+
+        def cancel_timer(key: Hashable) -> None:
+            timers.pop(key, None)
+            host.points += 1
+
+        def apply(body: Payload) -> None:
+            if type(body) is not Payload:
+                host.apply(body)  # raises the error that says what apply takes
+            if host.pending_effects is not None:
+                host.pending_effects.append(body)
+            else:
+                effects[body.logical] += 1
+            host.points += 1
+
+        return {"send": send, "ack": ack, "set_timer": set_timer, "cancel_timer": cancel_timer, "apply": apply}
 
     # -- nodes -----------------------------------------------------------------------------
     def invoke(self, host: Host, method: str, args: tuple, peer: str | None = None) -> bool:
@@ -358,15 +430,16 @@ class _Run:
         if not isinstance(node, Node):
             raise TypeError(f"the {host.name} factory must return a semantics.Node, got {node!r}")
         node._host = host
-        # Speed: let the node call its host's steps directly (one call instead of two), unless
-        # the protocol class overrides a step (then its override must run).
-        if hasattr(node, "__dict__"):
-            for name in _STEPS:
-                if getattr(type(node), name) is getattr(Node, name):
-                    node.__dict__[name] = getattr(host, name)
         host.node = node
         host.up = True
         host.timers = {}
+        # Speed: let the node call its host's steps directly (one call instead of two), unless
+        # the protocol class overrides a step (then its override must run).
+        if hasattr(node, "__dict__"):
+            steps = self.quick_steps(host) if self.fast and not host.mortal else None
+            for name in _STEPS:
+                if getattr(type(node), name) is getattr(Node, name):
+                    node.__dict__[name] = steps[name] if steps else getattr(host, name)
         if self.trace is not None and host.incarnation > 1:
             self.trace.append(Event(self.engine.now, host.name, "restart", text=f"incarnation {host.incarnation}"))
         if not self.invoke(host, "on_start", ()):
@@ -393,10 +466,11 @@ class _Run:
             self.crash(host, f"scheduled crash at t={when:g}")
 
     def fire_timer(self, arg: tuple) -> None:
-        host, incarnation, key, token = arg
-        if host.timers.get(key) != token or host.incarnation != incarnation or not host.up:
+        host, key, token = arg
+        timers = host.timers  # a crash empties it; every timer has its own token
+        if timers.get(key) != token:
             return  # cancelled, replaced, or set before a crash
-        del host.timers[key]
+        del timers[key]
         if self.trace is not None:
             self.trace.append(Event(self.engine.now, host.name, "timer", key if isinstance(key, str) else None,
                                     self.timer_logical.pop(token, None), text=repr(key)))
@@ -409,10 +483,22 @@ class _Run:
             host.backlog.append(logical)
             return
         msg_id = self.ids[logical]
+        body = Payload(self.contents[logical], logical)
         if self.trace is not None:
             self.trace.append(Event(self.engine.now, host.name, "submit", msg_id, logical,
                                     text=repr(self.contents[logical])))
-        self.invoke(host, "on_send", (msg_id, Payload(self.contents[logical], logical)))
+        if host.watch:
+            self.invoke(host, "on_send", (msg_id, body))
+            return
+        host.peer = None  # inlined invoke(), as in arrive_data
+        host.current = msg_id
+        host.points += 1
+        try:
+            host.node.on_send(msg_id, body)
+        except Crashed:
+            pass
+        except Exception as exc:
+            self.fail(host, "on_send", (msg_id, body), exc)
 
     def submit_next(self, _: Any = None) -> None:
         logical = self.next_logical
@@ -423,9 +509,10 @@ class _Run:
 
     def on_idle(self) -> bool:
         """Stop-and-wait: the next message starts when nothing is left in flight."""
-        if self.interval is None and self.next_logical < self.n:
-            self.next_logical += 1
-            self.submit(self.next_logical - 1)
+        logical = self.next_logical
+        if logical < self.n and self.interval is None:
+            self.next_logical = logical + 1
+            self.submit(logical)
             return True
         return False
 
@@ -464,11 +551,11 @@ class _Run:
         lost = effects.count(0)
         once = effects.count(1)
         acked = self.acked.count(True)
-        applied_unacked = sum(1 for e, a in zip(effects, self.acked) if e and not a)
+        applied_and_acked = sum(map(bool, itertools.compress(effects, self.acked)))
         return Report(
             n_messages=self.n, lost=lost, once=once, duplicated=self.n - lost - once,
-            effects=self.effects_total, attempts=self.attempts_total, acked=acked,
-            indefinite=self.n - acked, indefinite_applied=applied_unacked,
+            effects=sum(effects), attempts=sum(self.attempts) + self.other_attempts, acked=acked,
+            indefinite=self.n - acked, indefinite_applied=self.n - lost - applied_and_acked,
             status=self.status, problem=self.problem, seed=self.seed, events=self.engine.events,
             crashes=self.crashes, end_time=self.engine.now,
             points={name: h.points for name, h in self.hosts.items()},
@@ -564,7 +651,7 @@ def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *,
     if interval is not None:
         interval = check_number("interval", interval, low=0.0, low_open=True)
     if contents is None:
-        contents = [f"op {i + 1}" for i in range(n)]
+        contents = list(map("op {}".format, range(1, n + 1)))
     else:
         contents = [freeze(c) for c in contents]
         if len(contents) != n:

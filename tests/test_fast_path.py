@@ -1,0 +1,140 @@
+"""The simulator has a short path for untraced runs; it must be a pure speed-up.
+
+A traced run takes the general path (every step checks for crashes and records the trace), an
+untraced run takes the short one where it can. For every configuration that changes which path a
+run takes, both must give the same Report, field for field: counts, per-message outcomes, crash
+points, events, end time, crashes, status and problem. Only the trace itself (and the labels of
+crash points, which exist only in traced runs) may differ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import semantics
+from semantics import Faults, Link, Node, crash_at_point, run
+from semantics.protocols import (AckFirstReceiver, ApplyReceiver, DeduplicatingReceiver, FireAndForgetSender,
+                                 InMemoryDedupReceiver, NewIdEachRetrySender, ProcessThenAckReceiver,
+                                 RetryingSender, WindowedDedupReceiver)
+
+IGNORED = {"trace", "labels", "error_trace"}  # error_trace: the library's own frames differ by path
+
+
+def same(untraced, traced):
+    assert traced.trace is not None and untraced.trace is None
+    for field in dataclasses.fields(untraced):
+        if field.name not in IGNORED:
+            assert getattr(untraced, field.name) == getattr(traced, field.name), field.name
+
+
+def both(sender, receiver, **kwargs):
+    kwargs.setdefault("wall_clock", None)
+    return run(sender, receiver, **kwargs), run(sender, receiver, trace=True, **kwargs)
+
+
+@pytest.mark.parametrize("semantic", semantics.SEMANTICS)
+@pytest.mark.parametrize("args", [
+    dict(loss=0.0), dict(loss=0.2, ack_loss=0.1), dict(loss=1.0), dict(loss=0.5, ack_loss=1.0, max_retries=0),
+    dict(loss=0.3, ack_loss=0.3, crash_prob=0.05), dict(loss=0.2, ack_loss=0.2, interval=0.5),
+    dict(loss=0.2, ack_loss=0.2, interval=0.5, crash_prob=0.1, restart_after=4.0),
+    dict(loss=0.2, ack_loss=0.1, duplicate=0.2, jitter=1.0, partitions=((5, 20),)),
+    dict(loss=0.1, ack_loss=0.1, backoff=2.0, timeout=2.5),
+])
+def test_facade_runs_agree(semantic, args):
+    untraced = semantics.simulate(semantic, n_messages=300, seed=7, **args)
+    same(untraced, semantics.simulate(semantic, n_messages=300, seed=7, trace=True, **args))
+    assert untraced.attempts > 0
+
+
+PAIRS = [(FireAndForgetSender, ApplyReceiver), (RetryingSender, ProcessThenAckReceiver),
+         (RetryingSender, DeduplicatingReceiver), (RetryingSender, AckFirstReceiver),
+         (NewIdEachRetrySender, InMemoryDedupReceiver), (RetryingSender, WindowedDedupReceiver)]
+
+
+@pytest.mark.parametrize("sender,receiver", PAIRS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("faults", [
+    None,
+    Faults(crash_prob=0.05, nodes=("sender", "receiver"), restart_after=2.0),
+    Faults(crash_times={"receiver": (3.0, 40.0), "sender": (17.5,)}, restart_after=5.0),
+    Faults(crash_times={"receiver": (10.0,)}, restart_after=None),
+    crash_at_point("receiver", 7),
+    crash_at_point("sender", 4),
+], ids=["none", "random", "times", "no-restart", "receiver-point", "sender-point"])
+def test_protocols_under_faults_agree(sender, receiver, faults):
+    link = Link(loss=0.25, ack_loss=0.25)
+    for interval in (None, 1.5):
+        same(*both(sender, receiver, n_messages=60, link=link, faults=faults, seed=3, interval=interval))
+
+
+class Relay(Node):
+    """Forwards every message to a third node and acks the sender only when the third node acks."""
+
+    def on_start(self):
+        self.waiting = {}
+
+    def on_message(self, msg_id, body):
+        self.waiting[msg_id] = self.peer
+        self.send("store", msg_id, body)
+        self.set_timer(("resend", msg_id), 2.5)
+        self.durable[("seen", msg_id)] = self.now
+
+    def on_timer(self, key):
+        _, msg_id = key
+        if msg_id in self.waiting:
+            del self.waiting[msg_id]
+
+    def on_ack(self, msg_id):
+        sender = self.waiting.pop(msg_id, None)
+        if sender is not None:
+            self.cancel_timer(("resend", msg_id))
+            self.ack(msg_id, to=sender)
+
+
+class Store(Node):
+    def on_message(self, msg_id, body):
+        with self.atomic():
+            self.apply(body)
+            self.send("relay", ("receipt", msg_id), "plain text")  # not a Payload: counted nowhere
+        self.ack(msg_id)
+
+
+class OverridesSend(RetryingSender):
+    def send(self, to, msg_id, body):  # a protocol may wrap a step; its override must run
+        self.sent = getattr(self, "sent", 0) + 1
+        super().send(to, msg_id, body)
+
+
+@pytest.mark.parametrize("faults", [None, Faults(crash_prob=0.05, nodes=("receiver", "store"))], ids=["none", "random"])
+def test_three_nodes_and_overridden_steps_agree(faults):
+    link = Link(loss=0.2, ack_loss=0.2)
+    same(*both(RetryingSender, Relay, others={"store": Store}, n_messages=80, link=link, faults=faults, seed=5))
+    same(*both(OverridesSend, ProcessThenAckReceiver, n_messages=80, link=link, faults=faults, seed=5))
+
+
+class Raises(Node):
+    def on_message(self, msg_id, body):
+        if body.content == "op 5":
+            raise KeyError("boom")
+        self.apply(body)
+        self.ack(msg_id)
+
+
+class PingPong(Node):
+    def on_send(self, msg_id, body):
+        self.body = body
+        self.send("receiver", msg_id, body)
+
+    def on_ack(self, msg_id):
+        self.send("receiver", msg_id, self.body)  # forever
+
+
+def test_stopped_runs_agree():
+    link = Link(loss=0.1, ack_loss=0.1)
+    untraced, traced = both(RetryingSender, Raises, n_messages=20, link=link, seed=1)
+    assert untraced.status == "error" and "KeyError" in untraced.problem
+    same(untraced, traced)
+    untraced, traced = both(PingPong, ProcessThenAckReceiver, n_messages=3, max_events=500, seed=1)
+    assert untraced.status == "event budget"
+    same(untraced, traced)
