@@ -367,7 +367,8 @@ class _Run:
             if dst is None:
                 host.ack(msg_id, to)  # raises the error that says what is missing
             if ack_loss == 0.0 or (ack_loss < 1.0 and random() >= ack_loss):
-                heappush(queue, (engine.now + delay, next(order), arrive_ack, (name, dst, msg_id, logical_of.get(msg_id), 0)))
+                heappush(queue, (engine.now + delay, next(order), arrive_ack,
+                                 (name, dst, msg_id, logical_of.get(msg_id), 0)))
             host.points += 1
 
         def set_timer(key: Hashable, after: float) -> None:
