@@ -342,6 +342,17 @@ def _ex5_scenarios() -> list[Scenario]:
         # are not held against the learner, see _Runner.in_contract).
         out.append(Scenario("long delays: retries arriving close to the horizon", 60, seed,
                             Link(ack_loss=0.7, jitter=2.5), interval=EX5_INTERVAL))
+    for seed in range(4):
+        # No ack ever arrives, so every message arrives 5 times; a fast first copy and a slow last one
+        # put two copies of a message up to 23 apart inside the bound: time windows short of 23 fail.
+        out.append(Scenario("every ack lost, long delays: two copies of a message up to 23 apart", 150, seed,
+                            Link(ack_loss=1.0, jitter=2.5), interval=EX5_INTERVAL))
+    for seed in (27, 0, 1, 2):
+        # A message whose early copies are lost and whose last copy is slow arrives for the first time
+        # after newer messages: sequence windows short of 12 numbers take it for a duplicate. (In seed
+        # 27, message 191 first arrives 23.9 after its submission, after message 202.)
+        out.append(Scenario("early copies lost, the last one slow: a message arrives after newer ones", 300,
+                            seed, Link(loss=0.75, ack_loss=1.0, jitter=2.5), interval=EX5_INTERVAL))
     for seed in range(3):
         out.append(Scenario("a long run: loss, ack loss, reordering", 150, seed,
                             Link(loss=0.3, ack_loss=0.3, jitter=0.5), interval=EX5_INTERVAL))

@@ -214,24 +214,26 @@ def test_the_contract_filter_is_what_lets_a_window_at_the_bound_pass(monkeypatch
     assert check(5, ex5.Sender, ex5.WindowAtTheBound, progress=False).invariant == G.NO_DUPLICATES
 
 
-def test_exercise_5_rejects_windows_well_short_of_the_horizon():
-    # The catalog's short window is 5; windows up to 20 (time) and 8 (sequence numbers) of the
-    # 23 and 12 needed are caught too.
-    class Window20(ex5.NB["Receiver"]):
+def test_exercise_5_rejects_windows_just_short_of_the_horizon():
+    # The catalog's short window is 5. The bound needs a time window of 23 after the first arrival
+    # and the last 12 sequence numbers; one less of either is caught (in seeded scenarios where a
+    # copy comes that late), and exactly those pass.
+    class Window22(ex5.NB["Receiver"]):
         def on_message(self, seq, body):
             with self.atomic():
-                seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= 20.0}
+                seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= 22.0}
                 if seq not in seen:
                     self.apply(body)
                     seen[seq] = self.now
                 self.durable["seen"] = seen
             self.ack(seq)
 
-    class Keep8(ex5.SequenceWindowReceiver):
-        keep = 8
+    class Keep11(ex5.SequenceWindowReceiver):
+        keep = 11
 
-    assert check(5, ex5.Sender, Window20, progress=False).invariant == G.NO_DUPLICATES
-    assert check(5, ex5.Sender, Keep8, progress=False).invariant == G.ACK_MEANS_EFFECT
+    assert check(5, ex5.Sender, Window22, progress=False).invariant == G.NO_DUPLICATES
+    assert check(5, ex5.Sender, Keep11, progress=False).invariant in (G.ACK_MEANS_EFFECT, G.NO_SILENT_LOSS)
+    # (the catalog's sequence-window-at-the-bound and window-at-the-bound pass)
 
 
 def test_bounded_state_is_measured_after_every_handler():
