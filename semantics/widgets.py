@@ -117,12 +117,12 @@ def _seed(value: int) -> w.BoundedIntText:
 class _Panel(w.VBox):
     """Controls, a text summary and a figure; ``refresh`` recomputes both from the controls."""
 
-    dpi = 80
+    dpi = 100  # the figure is shown at its own pixel size (crisp text), shrunk only on a narrow screen
 
     def __init__(self, controls: dict[str, w.Widget], **kwargs: Any) -> None:
         self.controls = controls
         self.summary = w.HTML(layout=w.Layout(margin="0.3em 0"))
-        self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.image = w.Image(format="png", layout=_native_size())
         self.figure: Figure | None = None
         self.text = ""
         self._background: Any = None  # the pixels of the figure without its dynamic artists
@@ -262,7 +262,7 @@ class SweepPanel(_Panel):
 class DiagramPanel(_Panel):
     """The message-sequence diagram of one short run of one guarantee's reference protocol."""
 
-    dpi = 72
+    dpi = 90
 
     def __init__(self, *, semantic: str = "at-least-once", n_messages: int = 4, loss: float = 0.3,
                  ack_loss: float = 0.3, duplicate: float = 0.0, jitter: float = 0.0, max_retries: int = 3,
@@ -285,7 +285,7 @@ class DiagramPanel(_Panel):
         legend = diagram_legend()
         legend.set_dpi(self.dpi)
         legend.canvas.draw()
-        self.legend = w.Image(value=_png(legend), format="png")
+        self.legend = w.Image(value=_png(legend), format="png", layout=_native_size())
         self.children = (self.children[0], self.summary, w.HBox([self.image, self.legend]))
 
     def compute(self, values: dict[str, Any]) -> tuple[str, Figure]:
@@ -319,6 +319,12 @@ class DiagramPanel(_Panel):
 
 
 DIAGRAM_WIDTH = 6.2  # inches: two lanes and their labels
+
+
+def _native_size() -> w.Layout:
+    """A box stretches its children to its own width (flex's align-items: stretch), which would
+    scale a figure up and blur its text: keep each at its own size, and only ever shrink it to fit."""
+    return w.Layout(align_self="flex-start", max_width="100%", height="auto")
 
 
 def _png(fig: Figure) -> bytes:
