@@ -22,15 +22,12 @@ plus a per-message effect counter, the lab's measuring instrument) and acknowled
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,11 +36,13 @@ from typing import Any
 if __package__:
     from .storage import (_LIVE, READY, LabError, _signal_group, kill_and_restart, our_consumers,
                           processes_mentioning, start_process)
+    from .servers import PrivateServer, find_binary, free_port, port_in_use  # noqa: F401 (re-exported)
     from .validation import check_choice, check_int, check_number
 else:
     # Run as a file by the lab (faster start: the simulator package is not imported); see storage.py.
     from storage import (_LIVE, READY, LabError, _signal_group, kill_and_restart,  # type: ignore
                          our_consumers, processes_mentioning, start_process)
+    from servers import PrivateServer, find_binary, free_port, port_in_use  # type: ignore  # noqa: F401
     from validation import check_choice, check_int, check_number  # type: ignore[no-redef]
 
 REDIS_URL_ENV = "COURSE_REDIS_URL"
@@ -87,14 +86,7 @@ class BrokerDied(BrokerError):
 def find_redis_server(binary: str | None = None) -> str:
     """The path of the redis-server binary (``binary`` if given, else the one on PATH), or
     RedisUnavailable saying how to install one."""
-    if binary is not None and not isinstance(binary, str):
-        raise TypeError(f"binary must be a path string or None, got {binary!r} of type {type(binary).__name__}")
-    name = binary or "redis-server"
-    path = shutil.which(name)
-    if path is None:
-        where = f"{name!r} is not an executable file" if binary else "no redis-server on PATH"
-        raise RedisUnavailable(f"The Redis lab needs a redis-server binary: {where}. {INSTALL_HINT}")
-    return path
+    return find_binary("redis-server", binary, lab="Redis", hint=INSTALL_HINT, error=RedisUnavailable)
 
 
 def redis_available() -> tuple[bool, str]:
@@ -108,184 +100,34 @@ def redis_available() -> tuple[bool, str]:
         return False, str(e)
 
 
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """True when something already listens on (host, port), or the port cannot be bound."""
-    port = check_int("port", port, low=1, high=65535)
-    with socket.socket() as s:
-        # SO_REUSEADDR, as redis-server itself sets it: connections of a previous server on this
-        # port lingering in TIME_WAIT must not count as "in use"; a listener still does.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-_SERVERS: set["RedisServer"] = set()
-
-
-@atexit.register
-def _stop_all() -> None:
-    for server in list(_SERVERS):
-        server.stop()
-
-
-class RedisServer:
+class RedisServer(PrivateServer):
     """A private redis-server on 127.0.0.1 (a context manager; ``stop`` is idempotent).
 
     ``appendfsync`` is "always" by default: Redis fsyncs the append-only file before replying to a
     write, so an acknowledged write survives a crash of the server (or of the machine).
     """
 
+    program, log_file = "redis-server", "redis.log"
+    Error, PortInUse, Died = BrokerError, PortInUse, BrokerDied
+
     def __init__(self, *, port: int | None = None, binary: str | None = None, appendfsync: str = "always",
                  startup_timeout: float = 10.0) -> None:
-        self.port_requested = None if port is None else check_int("port", port, low=1, high=65535)
         self.appendfsync = check_choice("appendfsync", appendfsync, ("always", "everysec", "no"))
-        self.startup_timeout = check_number("startup_timeout", startup_timeout, low=0.0, low_open=True)
+        super().__init__(port=port, startup_timeout=startup_timeout)
         self.binary = find_redis_server(binary)
-        self.port: int | None = None
-        self.proc: subprocess.Popen | None = None
-        self.directory: Path | None = None
-        self._tmp: tempfile.TemporaryDirectory | None = None
 
-    # -- life cycle
-    def start(self) -> "RedisServer":
-        if self.proc is not None and self.proc.poll() is None:
-            return self
-        first = self._tmp is None
-        if first:
-            self._tmp = tempfile.TemporaryDirectory(prefix="course-redis-")
-            self.directory = Path(self._tmp.name)
-        _SERVERS.add(self)
-        try:
-            return self._start()
-        except BaseException:
-            if first:          # nothing worth keeping yet: remove the directory now, not at exit
-                self.stop()
-            raise
-
-    def _start(self) -> "RedisServer":
-        attempts = 1 if self.port_requested else 3    # a free port can be taken between pick and bind
-        for attempt in range(attempts):
-            port = self.port or self.port_requested or free_port()
-            if port_in_use(port):
-                if self.port_requested or self.port:
-                    raise PortInUse(f"port {port} on 127.0.0.1 is already in use by another program; "
-                                    f"choose another port, or pass port=None to let the lab pick a free one")
-                continue
-            self.port = port
-            try:
-                self._launch()
-                return self
-            except PortInUse:
-                if self.port_requested or attempt == attempts - 1:
-                    raise
-                self.port = None
-        raise BrokerError("could not find a free port on 127.0.0.1 for redis-server")
-
-    def _launch(self) -> None:
-        assert self.directory is not None and self.port is not None
-        args = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
+    def command(self) -> list[str]:
+        return [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
                 "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
-                "--daemonize", "no", "--protected-mode", "yes", "--logfile", "redis.log"]
-        setpriv = shutil.which("setpriv")
-        if setpriv and sys.platform.startswith("linux"):
-            # The kernel SIGKILLs the server if this Python process dies without cleaning up
-            # (a kernel killed by the OS, a test runner SIGKILLed by CI).
-            args = [setpriv, "--pdeathsig", "KILL", "--"] + args
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, cwd=self.directory, start_new_session=True)
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                log = self.log_tail()
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                self._reap()
-                if "Address already in use" in log + err:
-                    raise PortInUse(f"port {self.port} on 127.0.0.1 is already in use by another program; "
-                                    f"choose another port, or pass port=None to let the lab pick a free one")
-                raise BrokerError(f"redis-server exited at start-up (exit code {self.proc.returncode}); "
-                                  f"its log:\n{(log + err).strip() or '(empty)'}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.02)
-        self._reap()
-        raise BrokerError(f"redis-server did not answer on 127.0.0.1:{self.port} within "
-                          f"startup_timeout={self.startup_timeout} s; its log:\n{self.log_tail()}")
+                "--daemonize", "no", "--protected-mode", "yes", "--logfile", self.log_file]
 
-    def kill(self) -> None:
-        """SIGKILL the server (a crash, for the lab); its directory and AOF stay for ``start``."""
-        self._reap()
+    def answers(self, sock: socket.socket) -> bool:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(64).startswith(b"+PONG")
 
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 5 s) and delete its directory."""
-        if self.proc is not None and self.proc.poll() is None:
-            _signal_group(self.proc, signal.SIGTERM)     # a clean shutdown (flushes the AOF)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass                                     # _reap SIGKILLs it
-        self._reap()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
-        _SERVERS.discard(self)
-
-    def _reap(self) -> None:
-        if self.proc is None:
-            return
-        _signal_group(self.proc, signal.SIGKILL)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:                 # pragma: no cover
-            pass
-        if self.proc.stderr:
-            self.proc.stderr.close()
-
-    def __enter__(self) -> "RedisServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    # -- state
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.proc is None else self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, lines: int = 8) -> str:
-        path = None if self.directory is None else self.directory / "redis.log"
-        if path is None or not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-    def check(self) -> None:
-        """Raise BrokerDied with a clear message if the server is no longer running."""
-        if not self.alive():
-            code = None if self.proc is None else self.proc.returncode
-            raise BrokerDied(f"redis-server on 127.0.0.1:{self.port} is not running (exit code {code}): it died "
-                             f"during the lab. Re-run the lab's start cell to start a fresh one. "
-                             f"Last log lines:\n{self.log_tail() or '(none)'}")
 
     def __repr__(self) -> str:
         state = "running" if self.alive() else "stopped"

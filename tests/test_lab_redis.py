@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from semantics import broker
+from semantics import broker, servers
 from semantics.broker import BrokerDied, PortInUse, RedisServer, RedisUnavailable
 from semantics.storage import LabError, processes_mentioning
 
@@ -179,7 +179,7 @@ def test_port_in_use_is_reported_clearly():
 
 @needs_binary
 def test_port_taken_between_check_and_start_is_reported_from_the_server_log(monkeypatch):
-    monkeypatch.setattr(broker, "port_in_use", lambda port, host="127.0.0.1": False)
+    monkeypatch.setattr(servers, "port_in_use", lambda port, host="127.0.0.1": False)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
