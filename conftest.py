@@ -5,17 +5,24 @@ import shutil
 
 import pytest
 
-REDIS_NOTEBOOK = "06-lab-redis-streams.ipynb"
+# notebook -> (server binary, the variable naming an external server, how to install the binary)
+LAB_NOTEBOOKS = {
+    "06-lab-redis-streams.ipynb": ("redis-server", "COURSE_REDIS_URL",
+                                   "apt-get install redis-server, or conda install -c conda-forge redis-server"),
+    "07-lab-nats-jetstream.ipynb": ("nats-server", "COURSE_NATS_URL",
+                                    "apt-get install nats-server, or conda install -c conda-forge nats-server"),
+}
 
 
 def pytest_collection_modifyitems(config, items):
-    """nbval compares the Redis lab's stored outputs only where the lab starts its own private
-    redis-server: without one the notebook prints its skip message instead (and still runs to the
-    end), and against a server of the developer's own (COURSE_REDIS_URL) other keys may be there."""
-    if shutil.which("redis-server") and not os.environ.get("COURSE_REDIS_URL"):
-        return
-    reason = ("no private redis-server for the Redis lab's stored outputs: apt-get install redis-server, "
-              "or conda install -c conda-forge redis-server (and unset COURSE_REDIS_URL)")
-    for item in items:
-        if REDIS_NOTEBOOK in str(item.fspath):
-            item.add_marker(pytest.mark.skip(reason=reason))
+    """nbval compares a broker lab's stored outputs only where the lab starts its own private
+    server: without one the notebook prints its skip message instead (and still runs to the end),
+    and against a server of the developer's own (COURSE_REDIS_URL, COURSE_NATS_URL) other keys or
+    streams may be there."""
+    for notebook, (binary, url_env, install) in LAB_NOTEBOOKS.items():
+        if shutil.which(binary) and not os.environ.get(url_env):
+            continue
+        reason = f"no private {binary} for the lab's stored outputs: {install} (and unset {url_env})"
+        for item in items:
+            if notebook in str(item.fspath):
+                item.add_marker(pytest.mark.skip(reason=reason))

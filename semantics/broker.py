@@ -26,7 +26,6 @@ import os
 import random
 import signal
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -34,15 +33,19 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from .storage import (_LIVE, READY, LabError, _signal_group, kill_and_restart, our_consumers,
-                          processes_mentioning, start_process)
-    from .servers import PrivateServer, find_binary, free_port, port_in_use  # noqa: F401 (re-exported)
+    from .storage import (READY, ConsumerRun, LabError, kill_and_restart, our_consumers,
+                          processes_mentioning, run_to_end, verdict)
+    from . import servers
+    from .servers import (PrivateServer, ServerError, available, find_binary, free_port,  # noqa: F401
+                          port_in_use, register_needs_magic)
     from .validation import check_choice, check_int, check_number
 else:
     # Run as a file by the lab (faster start: the simulator package is not imported); see storage.py.
-    from storage import (_LIVE, READY, LabError, _signal_group, kill_and_restart,  # type: ignore
-                         our_consumers, processes_mentioning, start_process)
-    from servers import PrivateServer, find_binary, free_port, port_in_use  # type: ignore  # noqa: F401
+    from storage import (READY, ConsumerRun, LabError, kill_and_restart, run_to_end,  # type: ignore
+                         our_consumers, processes_mentioning, verdict)
+    import servers  # type: ignore[no-redef]
+    from servers import (PrivateServer, ServerError, available, find_binary, free_port,  # type: ignore  # noqa: F401
+                         port_in_use, register_needs_magic)
     from validation import check_choice, check_int, check_number  # type: ignore[no-redef]
 
 REDIS_URL_ENV = "COURSE_REDIS_URL"
@@ -65,7 +68,7 @@ return 1
 """
 
 
-class BrokerError(RuntimeError):
+class BrokerError(ServerError):
     """The broker lab cannot go on; the message says why and what to do."""
 
 
@@ -73,11 +76,11 @@ class RedisUnavailable(BrokerError):
     """No redis-server binary, and no COURSE_REDIS_URL."""
 
 
-class PortInUse(BrokerError):
+class PortInUse(BrokerError, servers.PortInUse):
     """The port asked for is taken on 127.0.0.1."""
 
 
-class BrokerDied(BrokerError):
+class BrokerDied(BrokerError, servers.ServerDied):
     """The redis-server process exited while the lab was using it."""
 
 
@@ -92,12 +95,7 @@ def find_redis_server(binary: str | None = None) -> str:
 def redis_available() -> tuple[bool, str]:
     """(True, where) when the lab can run (COURSE_REDIS_URL set, or a redis-server binary found),
     else (False, why and how to install): what notebooks print and tests skip with."""
-    if os.environ.get(REDIS_URL_ENV):
-        return True, f"{REDIS_URL_ENV}={os.environ[REDIS_URL_ENV]}"
-    try:
-        return True, find_redis_server()
-    except RedisUnavailable as e:
-        return False, str(e)
+    return available(REDIS_URL_ENV, find_redis_server, RedisUnavailable)
 
 
 class RedisServer(PrivateServer):
@@ -368,35 +366,11 @@ def consumer_command(lab: Lab, *, stream: str, group: str, consumer: str, mode: 
     return cmd
 
 
-@dataclass(frozen=True)
-class ConsumerRun:
-    """How a consumer child process ended."""
-
-    consumer: str
-    returncode: int
-    killed: bool          # ended by SIGKILL (the crash the lab asked for)
-    stderr: str
-
-
 def run_consumer(lab: Lab, *, timeout: float = 60.0, **kwargs: Any) -> ConsumerRun:
     """Run one consumer child process to its end (its work done, or its planned crash)."""
     timeout = check_number("timeout", timeout, low=0.0, low_open=True)
-    cmd = consumer_command(lab, **kwargs)
-    proc = start_process(cmd)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise LabError(f"consumer {kwargs.get('consumer')!r} did not finish within timeout={timeout} s") from None
-    finally:
-        _signal_group(proc, signal.SIGKILL)
-        proc.wait()
-        _LIVE.discard(proc)
-    killed = proc.returncode == -signal.SIGKILL
-    if proc.returncode != 0 and not killed:
-        if lab.server is not None:
-            lab.server.check()
-        raise LabError(f"consumer {kwargs.get('consumer')!r} failed (exit code {proc.returncode}):\n{err.strip()}")
-    return ConsumerRun(consumer=kwargs.get("consumer", ""), returncode=proc.returncode, killed=killed, stderr=err)
+    return run_to_end(consumer_command(lab, **kwargs), timeout=timeout, consumer=kwargs.get("consumer", ""),
+                      on_failure=None if lab.server is None else lab.server.check)
 
 
 @dataclass(frozen=True)
@@ -408,11 +382,7 @@ class BrokerLabResult:
     seconds: float
 
     def verdict(self) -> str:
-        t = self.tally
-        if t.exactly_once:
-            return f"{self.mode}: 0 lost, 0 duplicated: exactly-once effect held"
-        seen = [f"{w} seen" for w, n in (("losses", t.lost), ("duplicates", t.duplicated)) if n]
-        return f"{self.mode}: {' and '.join(seen)}: exactly-once effect broken"
+        return verdict(self.mode, self.tally.lost, self.tally.duplicated)
 
     def summary(self) -> str:
         return f"{self.mode:10s} kills {self.kills:3d}  {self.tally.line()}  {self.seconds:.1f} s"
@@ -448,15 +418,7 @@ def run_broker_lab(lab: Lab, mode: str, *, n_messages: int = 100, kills: int = 2
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext semantics.broker`` registers ``%%needs_redis``: the cell runs when the lab can
     reach a Redis server, and otherwise prints why it was skipped (and how to install one)."""
-
-    def needs_redis(line: str, cell: str) -> None:
-        ok, why = redis_available()
-        if not ok:
-            print(f"(cell skipped: {why.split('. ')[0]}; see the install instructions above)")
-            return
-        ipython.ex(cell)                 # exceptions propagate: a failing cell still fails
-
-    ipython.register_magic_function(needs_redis, "cell", "needs_redis")
+    register_needs_magic(ipython, "needs_redis", redis_available)
 
 
 def _client(lab_or_client: Any) -> Any:

@@ -11,6 +11,7 @@ exists). A subclass says how to start its program and how to tell that it answer
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import signal
 import socket
@@ -28,6 +29,18 @@ else:
     # Run as a file by a lab consumer (faster start); see storage.py.
     from storage import _signal_group  # type: ignore[no-redef]
     from validation import check_int, check_number  # type: ignore[no-redef]
+
+
+class ServerError(RuntimeError):
+    """A lab's server cannot go on; the message says why and what to do."""
+
+
+class PortInUse(ServerError):
+    """The port asked for is taken on 127.0.0.1."""
+
+
+class ServerDied(ServerError):
+    """The server process exited while the lab was using it."""
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -62,6 +75,31 @@ def find_binary(name: str, binary: str | None, *, lab: str, hint: str, error: ty
     return path
 
 
+def register_needs_magic(ipython: Any, name: str, available: Any) -> None:
+    """Register the cell magic ``%%<name>``: the cell runs when ``available()`` returns (True, where),
+    and otherwise prints why it was skipped (the first sentence of the reason: no binary, ...)."""
+
+    def needs(line: str, cell: str) -> None:
+        ok, why = available()
+        if not ok:
+            print(f"(cell skipped: {why.split('. ')[0]}; see the install instructions above)")
+            return
+        ipython.ex(cell)                 # exceptions propagate: a failing cell still fails
+
+    ipython.register_magic_function(needs, "cell", name)
+
+
+def available(url_env: str, find: Any, missing: type[Exception]) -> tuple[bool, str]:
+    """(True, where) when a lab can run (``url_env`` names a server, or ``find()`` finds the binary),
+    else (False, why and how to install): what notebooks print and tests skip with."""
+    if os.environ.get(url_env):
+        return True, f"{url_env}={os.environ[url_env]}"
+    try:
+        return True, find()
+    except missing as e:
+        return False, str(e)
+
+
 _SERVERS: set["PrivateServer"] = set()
 
 
@@ -77,9 +115,9 @@ class PrivateServer:
 
     program = "server"                  # the binary's name, in messages
     log_file = "server.log"             # in the directory; its tail goes into error messages
-    Error: type[Exception] = RuntimeError
-    PortInUse: type[Exception] = RuntimeError
-    Died: type[Exception] = RuntimeError
+    Error: type[Exception] = ServerError      # a subclass may name its lab's own subclasses
+    PortInUse: type[Exception] = PortInUse
+    Died: type[Exception] = ServerDied
 
     def __init__(self, *, port: int | None, startup_timeout: float) -> None:
         self.port_requested = None if port is None else check_int("port", port, low=1, high=65535)

@@ -84,9 +84,8 @@ def create_lab(directory: str | os.PathLike, *, n_messages: int, seed: int = 0) 
     n_messages = check_int("n_messages", n_messages, low=1, high=1_000_000)
     seed = check_int("seed", seed, low=0)
     d = Path(_check_dir("directory", directory))
-    for name in (BROKER_DB, SERVICE_DB):
-        for suffix in ("", "-wal", "-shm"):
-            (d / (name + suffix)).unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        (d / (BROKER_DB + suffix)).unlink(missing_ok=True)
     rng = random.Random(seed)
     with _closing(_connect(d / BROKER_DB, "NORMAL")) as broker:
         broker.execute("CREATE TABLE queue (id INTEGER PRIMARY KEY, amount INTEGER NOT NULL, "
@@ -95,6 +94,16 @@ def create_lab(directory: str | os.PathLike, *, n_messages: int, seed: int = 0) 
         broker.executemany("INSERT INTO queue (id, amount) VALUES (?, ?)",
                            ((i, rng.randint(1, 100)) for i in range(1, n_messages + 1)))
         broker.execute("COMMIT")
+    create_service(d)
+    return d
+
+
+def create_service(directory: str | os.PathLike) -> Path:
+    """Create the service database (account, ledger, inbox) in ``directory``, the consumer's side of
+    the labs (the SQLite lab's and the NATS lab's); return the directory as a Path."""
+    d = Path(_check_dir("directory", directory))
+    for suffix in ("", "-wal", "-shm"):
+        (d / (SERVICE_DB + suffix)).unlink(missing_ok=True)
     with _closing(_connect(d / SERVICE_DB, "NORMAL")) as service:
         service.execute("CREATE TABLE account (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)")
         service.execute("INSERT INTO account VALUES (1, 0)")
@@ -182,6 +191,14 @@ def _ack(broker: sqlite3.Connection, msg_id: int) -> None:
 
 # --------------------------------------------------------------------------- counting
 
+def verdict(mode: str, lost: int, duplicated: int, *, held: bool | None = None, otherwise: str = "") -> str:
+    """One deterministic line for a lab run (any lab): whether the exactly-once effect held."""
+    if held if held is not None else (lost == 0 and duplicated == 0):
+        return f"{mode}: 0 lost, 0 duplicated: exactly-once effect held"
+    seen = [f"{what} seen" for what, n in (("losses", lost), ("duplicates", duplicated)) if n]
+    return f"{mode}: {' and '.join(seen) or otherwise}: exactly-once effect broken"
+
+
 @dataclass(frozen=True)
 class LabResult:
     """What a lab run did to every message. ``lost + once + duplicated == n_messages``."""
@@ -213,10 +230,7 @@ class LabResult:
 
     def verdict(self) -> str:
         """One deterministic line: what the guarantee was and whether it held."""
-        if self.exactly_once:
-            return f"{self.mode}: 0 lost, 0 duplicated: exactly-once effect held"
-        seen = [f"{what} seen" for what, n in (("losses", self.lost), ("duplicates", self.duplicated)) if n]
-        return f"{self.mode}: {' and '.join(seen) or 'queue not drained'}: exactly-once effect broken"
+        return verdict(self.mode, self.lost, self.duplicated, held=self.exactly_once, otherwise="queue not drained")
 
     def summary(self) -> str:
         """Counts (they vary from run to run: kill moments land differently on each machine)."""
@@ -290,6 +304,39 @@ def start_process(command: Sequence[str], *, cwd: str | os.PathLike | None = Non
                             start_new_session=True, cwd=cwd)
     _LIVE.add(proc)
     return proc
+
+
+@dataclass(frozen=True)
+class ConsumerRun:
+    """How a consumer child process ended."""
+
+    consumer: str
+    returncode: int
+    killed: bool          # ended by SIGKILL (the crash the lab asked for)
+    stderr: str
+
+
+def run_to_end(command: Sequence[str], *, timeout: float, consumer: str = "",
+               on_failure: Any = None) -> ConsumerRun:
+    """Run one consumer child process to its end (its work done, or its planned crash). A consumer
+    that fails on its own raises LabError (after ``on_failure()``, which may raise a clearer error,
+    e.g. that the broker died); one still running after ``timeout`` s is killed and raises LabError."""
+    timeout = check_number("timeout", timeout, low=0.0, low_open=True)
+    proc = start_process(command)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise LabError(f"consumer {consumer!r} did not finish within timeout={timeout} s") from None
+    finally:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+        _LIVE.discard(proc)
+    killed = proc.returncode == -signal.SIGKILL
+    if proc.returncode != 0 and not killed:
+        if on_failure is not None:
+            on_failure()
+        raise LabError(f"consumer {consumer!r} failed (exit code {proc.returncode}):\n{err.strip()}")
+    return ConsumerRun(consumer=consumer, returncode=proc.returncode, killed=killed, stderr=err)
 
 
 def _consumer_command(directory: Path, mode: str, pause: float) -> list[str]:
@@ -416,7 +463,8 @@ def plot_results(results: dict[str, LabResult], ax: Any = None) -> Any:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    if not isinstance(results, dict) or not results or not all(isinstance(r, LabResult) for r in results.values()):
+    if not isinstance(results, dict) or not results or not all(
+            all(hasattr(r, a) for a in ("lost", "once", "duplicated", "kills")) for r in results.values()):
         raise TypeError("results must be a non-empty dict mode -> LabResult (what compare_modes returns)")
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # PyPI name -> conda-forge name, where they differ
 CONDA_NAME = {"redis": "redis-py"}
 # conda-only entries: the interpreter, pip itself, and programs pip cannot install
-CONDA_ONLY = {"python", "pip", "redis-server"}
+CONDA_ONLY = {"python", "pip", "redis-server", "nats-server"}
 
 
 def pyproject_requirements():

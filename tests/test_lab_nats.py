@@ -1,0 +1,312 @@
+"""The NATS JetStream lab against a real nats-server: publish deduplication by Nats-Msg-Id within
+the duplicate window (and not after it), redelivery after AckWait of a message whose consumer was
+SIGKILLed before its ack, duplicates with a naive consumer and losses with ack-first (the harness
+sees failures), exactly-once effects with the SQLite inbox over 30 kills; clear messages for a
+missing binary, a port in use and a server dying mid-lab; and no nats-server or consumer process
+left behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from semantics import jetstream, servers
+from semantics.jetstream import JetStreamError, NatsServer, NatsUnavailable
+from semantics.storage import LabError, create_service, processes_mentioning
+
+HAVE_BINARY = shutil.which("nats-server") is not None
+needs_binary = pytest.mark.skipif(not HAVE_BINARY, reason=f"no nats-server binary: {jetstream.INSTALL_HINT}")
+pytestmark = pytest.mark.nats
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_consumer_outlives_this_module():
+    """Every consumer this test process starts carries "--parent-pid <our pid>"."""
+    yield
+    assert jetstream.our_consumers() == [], "a NATS lab consumer outlived its test"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    ok, why = jetstream.nats_available()
+    if not ok:
+        pytest.skip(why)
+    with jetstream.open_lab() as lab:
+        yield lab
+    if lab.server is not None:
+        assert not lab.server.alive()
+        assert leftovers(lab.server.port) == []
+
+
+def leftovers(port):
+    """Live processes of a server on ``port`` ("--port PORT" on its command line) or of consumers
+    connected to it ("nats://127.0.0.1:PORT" on theirs)."""
+    return processes_mentioning(f"--port {port} ") + processes_mentioning(f"nats://127.0.0.1:{port} ")
+
+
+def deposits(lab, name, n=5, ack_wait=1.0):
+    lab.add_stream(name)
+    amounts = jetstream.produce(lab, name, n, seed=1)
+    lab.add_consumer(name, ack_wait=ack_wait)
+    return amounts
+
+
+# ---------------------------------------------------------------- publish side: the duplicate window
+
+def test_server_runs_on_loopback_with_jetstream_in_its_temp_directory(lab):
+    if lab.server is None:
+        pytest.skip(f"{jetstream.NATS_URL_ENV} names an external server")
+    cmd = " ".join(lab.server.command())
+    assert f"--addr 127.0.0.1 --port {lab.server.port} --jetstream --store_dir {lab.server.directory}" in cmd
+    lab.add_stream("probe")
+    assert (lab.server.directory / "jetstream").is_dir()
+
+
+def test_same_msg_id_within_the_window_is_acknowledged_as_duplicate_and_stored_once(lab):
+    lab.add_stream("dedup", duplicate_window=30.0)
+    first = lab.publish("dedup", "order 1", msg_id="order-1")
+    again = [lab.publish("dedup", "order 1", msg_id="order-1") for _ in range(3)]
+    assert not first.duplicate and first.seq == 1
+    assert all(a.duplicate and a.seq == 1 for a in again)           # acknowledged, pointing at the stored copy
+    assert lab.publish("dedup", "order 2", msg_id="order-2").seq == 2
+    assert lab.publish("dedup", "no id").seq == 3 and lab.publish("dedup", "no id").seq == 4   # no id: no dedup
+    assert lab.messages("dedup") == 4
+    assert lab.duplicate_window("dedup") == 30.0
+
+
+def test_same_msg_id_after_the_window_is_stored_again(lab):
+    lab.add_stream("window", duplicate_window=0.5)
+    attempts = jetstream.publish_schedule(lab, "window", {"late": [0.0, 0.2, 1.5], "early": [0.0, 0.2]})
+    assert [(a.msg_id, a.duplicate) for a in attempts] == [
+        ("early", False), ("late", False), ("early", True), ("late", True), ("late", False)]
+    late = [a.seq for a in attempts if a.msg_id == "late"]
+    assert late[0] == late[1] != late[2]                             # a second copy, with a new sequence
+    assert lab.messages("window") == 3
+
+
+# ---------------------------------------------------------------- consumer side: crashes and AckWait
+
+def test_a_consumer_killed_before_its_ack_gets_the_message_redelivered_after_ack_wait(lab, tmp_path):
+    amounts = deposits(lab, "redeliver")
+    create_service(tmp_path)
+    run = jetstream.run_consumer(lab, "redeliver", directory=tmp_path, mode="naive", crash_in_window=2)
+    assert run.killed and run.returncode == -signal.SIGKILL
+    state = lab.consumer_state("redeliver")
+    assert (state.pending, state.ack_pending, state.deliveries) == (3, 1, 2)   # message 2: delivered, not acked
+    run = jetstream.run_consumer(lab, "redeliver", directory=tmp_path, mode="naive")
+    assert not run.killed
+    t = jetstream.tally(lab, "redeliver", tmp_path, amounts)
+    assert (t.lost, t.once, t.duplicated, t.ack_pending, t.deliveries) == (0, 4, 1, 0, 6)
+    assert t.balance == t.expected_balance + amounts[1]              # message 2's deposit, twice
+
+
+def test_ack_first_consumer_killed_before_its_effect_loses_the_message(lab, tmp_path):
+    amounts = deposits(lab, "ackfirst")
+    create_service(tmp_path)
+    assert jetstream.run_consumer(lab, "ackfirst", directory=tmp_path, mode="ack-first", crash_in_window=2).killed
+    assert lab.consumer_state("ackfirst").ack_pending == 0          # the double ack was confirmed: nothing to redeliver
+    jetstream.run_consumer(lab, "ackfirst", directory=tmp_path, mode="ack-first")
+    t = jetstream.tally(lab, "ackfirst", tmp_path, amounts)
+    assert (t.lost, t.once, t.duplicated, t.deliveries) == (1, 4, 0, 5)
+    assert t.balance == t.expected_balance - amounts[1]
+
+
+def test_inbox_consumer_recognises_the_redelivery(lab, tmp_path):
+    amounts = deposits(lab, "inbox")
+    create_service(tmp_path)
+    assert jetstream.run_consumer(lab, "inbox", directory=tmp_path, mode="inbox", crash_in_window=2).killed
+    jetstream.run_consumer(lab, "inbox", directory=tmp_path, mode="inbox")
+    t = jetstream.tally(lab, "inbox", tmp_path, amounts)
+    assert (t.lost, t.once, t.duplicated, t.suppressed, t.deliveries) == (0, 5, 0, 1, 6)
+    assert t.balance == t.expected_balance
+
+
+# ---------------------------------------------------------------- random SIGKILLs
+
+@pytest.mark.slow
+def test_kill_loop_inbox_gives_exactly_once_effects_over_30_kills(lab):
+    res = jetstream.run_jetstream_lab(lab, "inbox", n_messages=100, kills=30, seed=5)
+    assert res.kills == 30
+    assert (res.lost, res.duplicated, res.ack_pending) == (0, 0, 0), res.summary()
+    assert res.balance == res.expected_balance
+    # Not vacuous: kills landed between effect and ack, the server redelivered, the inbox skipped.
+    assert res.suppressed > 0 and res.deliveries > res.n_messages, res.summary()
+
+
+@pytest.mark.slow
+def test_kill_loop_shows_duplicates_when_naive_and_losses_when_ack_first(lab):
+    naive = jetstream.run_jetstream_lab(lab, "naive", n_messages=60, kills=12, seed=5)
+    assert naive.kills == 12 and naive.duplicated > 0 and naive.lost == 0, naive.summary()
+    first = jetstream.run_jetstream_lab(lab, "ack-first", n_messages=60, kills=12, seed=5)
+    assert first.kills == 12 and first.lost > 0 and first.duplicated == 0, first.summary()
+    assert "duplicates seen" in naive.verdict() and "losses seen" in first.verdict()
+
+
+# ---------------------------------------------------------------- clear messages for bad configuration
+
+@needs_binary
+def test_port_in_use_is_reported_clearly():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(servers.PortInUse, match=f"port {port} on 127.0.0.1 is already in use.*port=None"):
+            NatsServer(port=port).start()
+    assert leftovers(port) == []
+
+
+@needs_binary
+def test_port_taken_between_check_and_start_is_reported_from_the_server_log(monkeypatch):
+    monkeypatch.setattr(servers, "port_in_use", lambda port, host="127.0.0.1": False)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        server = NatsServer(port=port)
+        try:
+            with pytest.raises(servers.PortInUse, match=f"port {port} on 127.0.0.1 is already in use"):
+                server.start()
+        finally:
+            server.stop()
+    assert leftovers(port) == []
+
+
+def test_missing_binary_says_how_to_install(monkeypatch):
+    with pytest.raises(NatsUnavailable, match="apt-get install nats-server.*conda install -c conda-forge nats-server"):
+        NatsServer(binary="/no/such/nats-server")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv(jetstream.NATS_URL_ENV, raising=False)
+    ok, why = jetstream.nats_available()
+    assert not ok and "no nats-server on PATH" in why and "COURSE_NATS_URL" in why
+    with pytest.raises(NatsUnavailable, match="needs a nats-server binary"):
+        jetstream.open_lab()
+
+
+def test_unreachable_configured_url_is_reported(monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]         # bound, not listening: connections are refused
+        monkeypatch.setenv(jetstream.NATS_URL_ENV, f"nats://127.0.0.1:{port}")
+        with pytest.raises(JetStreamError, match=f"cannot use JetStream at nats://127.0.0.1:{port}"):
+            jetstream.open_lab(timeout=3)
+
+
+@needs_binary
+def test_server_dying_mid_lab_is_reported_clearly(monkeypatch, tmp_path):
+    monkeypatch.delenv(jetstream.NATS_URL_ENV, raising=False)
+    with jetstream.open_lab() as lab:
+        port = lab.server.port
+        deposits(lab, "dying", n=3)
+        create_service(tmp_path)
+        os.kill(lab.server.pid, signal.SIGKILL)        # as if the OOM killer struck
+        lab.server.proc.wait()
+        with pytest.raises(servers.ServerDied, match=r"nats-server on 127.0.0.1:\d+ is not running .*died during the lab"):
+            lab.messages("dying")
+        with pytest.raises(servers.ServerDied, match="died during the lab"):
+            jetstream.run_consumer(lab, "dying", directory=tmp_path, mode="naive")
+    assert leftovers(port) == []
+
+
+# ---------------------------------------------------------------- no orphans
+
+@needs_binary
+def test_no_server_outlives_a_sigkilled_python_process():
+    """A kernel killed mid-lab runs no finally and no atexit; the server must still go."""
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) not installed: the parent-death signal is not available")
+    script = textwrap.dedent("""
+        import time
+        from semantics.jetstream import NatsServer
+        s = NatsServer().start()
+        print(s.port, flush=True)
+        time.sleep(60)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(owner.stdout.readline())
+        assert leftovers(port)
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 5
+        while leftovers(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert leftovers(port) == []
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        owner.stdout.close()
+
+
+@needs_binary
+def test_stop_is_idempotent_and_removes_the_directory():
+    server = NatsServer().start()
+    directory, port = server.directory, server.port
+    server.stop()
+    server.stop()
+    assert not directory.exists() and leftovers(port) == []
+
+
+# ---------------------------------------------------------------- argument checks
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: NatsServer(port=0), ValueError, r"port must be an integer \[1, 65535\], got 0"),
+    (lambda: NatsServer(port="4222"), TypeError, "port must be an integer"),
+    (lambda: NatsServer(startup_timeout=0), ValueError, "startup_timeout must be in"),
+    (lambda: NatsServer(binary=5), TypeError, "binary must be a path string"),
+])
+def test_server_checks_its_arguments(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
+
+
+def test_lab_functions_check_their_arguments(lab, tmp_path):
+    with pytest.raises(ValueError, match=r"duplicate_window must be in \(0, 86400\]"):
+        lab.add_stream("bad", duplicate_window=0)
+    with pytest.raises(ValueError, match=r"ack_wait must be in \[0.1, 3600\]"):
+        lab.add_consumer("bad", ack_wait=0.01)
+    with pytest.raises(ValueError, match="name must be a non-empty string without spaces"):
+        lab.add_stream("a.b")
+    with pytest.raises(ValueError, match="n_messages must be an integer"):
+        jetstream.produce(lab, "bad", 0)
+    with pytest.raises(ValueError, match="mode must be one of 'naive', 'ack-first', 'inbox'"):
+        jetstream.run_jetstream_lab(lab, "exactly-once")
+    with pytest.raises(ValueError, match="crash_in_window must be an integer >= 1"):
+        jetstream.consumer_command(lab, "s", directory=tmp_path, mode="naive", crash_in_window=0)
+    with pytest.raises(ValueError, match="kills must be an integer"):
+        jetstream.run_jetstream_lab(lab, "naive", kills=-1)
+    with pytest.raises(ValueError, match=r"schedule time must be in \[0, 60\]"):
+        jetstream.publish_schedule(lab, "bad", {"x": [-1]})
+    with pytest.raises(TypeError, match="lab must be the NatsLab"):
+        jetstream.produce("nats://x", "s", 1)
+
+
+# ---------------------------------------------------------------- the notebook without a server
+
+def test_notebook_skips_its_nats_cells_without_failing_when_no_server_exists():
+    """On a machine with no nats-server (and no COURSE_NATS_URL), the lab says how to install one
+    and every NATS cell prints that it was skipped; no cell fails."""
+    import pathlib
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = pathlib.Path(__file__).parent.parent / "notebooks" / "07-lab-nats-jetstream.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    env = {k: v for k, v in os.environ.items() if k != jetstream.NATS_URL_ENV}
+    env["PATH"] = str(pathlib.Path(sys.executable).parent)          # python, but no nats-server
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "apt-get install nats-server" in text and "conda install -c conda-forge nats-server" in text
+    nats_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("%%needs_nats")]
+    assert nats_cells and all("(cell skipped: The NATS lab needs a nats-server binary" in
+                              "".join(o.get("text", "") for o in c.outputs) for c in nats_cells)
