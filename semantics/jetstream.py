@@ -543,14 +543,12 @@ def _main(argv: list[str] | None = None) -> int:
                                      description="The NATS JetStream lab's consumer (the process the lab crashes).")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("consume")
-    c.add_argument("--url", required=True)
-    c.add_argument("--stream", required=True)
-    c.add_argument("--durable", required=True)
-    c.add_argument("--dir", required=True)
+    for flag in ("--url", "--stream", "--durable", "--dir"):
+        c.add_argument(flag, required=True)
     c.add_argument("--mode", choices=MODES, required=True)
     c.add_argument("--pause", type=float, default=0.0)
-    c.add_argument("--crash-in-window", type=int, default=None)
-    c.add_argument("--parent-pid", type=int, default=None)
+    for flag in ("--crash-in-window", "--parent-pid"):
+        c.add_argument(flag, type=int, default=None)
     a = parser.parse_args(argv)
     asyncio.run(_consume(a.url, stream=a.stream, durable=a.durable, directory=a.dir, mode=a.mode, pause=a.pause,
                          crash_in_window=a.crash_in_window, parent_pid=a.parent_pid, announce=True))

@@ -2,8 +2,8 @@
 the duplicate window (and not after it), redelivery after AckWait of a message whose consumer was
 SIGKILLed before its ack, duplicates with a naive consumer and losses with ack-first (the harness
 sees failures), exactly-once effects with the SQLite inbox over 30 kills; clear messages for a
-missing binary, a port in use and a server dying mid-lab; and no nats-server or consumer process
-left behind."""
+missing binary and a server dying mid-lab; and no nats-server or consumer process left behind.
+(A port in use, stop and a SIGKILLed owner: tests/test_servers.py, for both lab servers.)"""
 
 from __future__ import annotations
 
@@ -11,16 +11,12 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
-import textwrap
-import time
 
 import pytest
 
 from semantics import jetstream, servers
 from semantics.jetstream import JetStreamError, NatsServer, NatsUnavailable
-from semantics.storage import LabError, create_service, processes_mentioning
+from semantics.storage import create_service, processes_mentioning
 
 HAVE_BINARY = shutil.which("nats-server") is not None
 needs_binary = pytest.mark.skipif(not HAVE_BINARY, reason=f"no nats-server binary: {jetstream.INSTALL_HINT}")
@@ -152,33 +148,6 @@ def test_kill_loop_shows_duplicates_when_naive_and_losses_when_ack_first(lab):
 
 # ---------------------------------------------------------------- clear messages for bad configuration
 
-@needs_binary
-def test_port_in_use_is_reported_clearly():
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        with pytest.raises(servers.PortInUse, match=f"port {port} on 127.0.0.1 is already in use.*port=None"):
-            NatsServer(port=port).start()
-    assert leftovers(port) == []
-
-
-@needs_binary
-def test_port_taken_between_check_and_start_is_reported_from_the_server_log(monkeypatch):
-    monkeypatch.setattr(servers, "port_in_use", lambda port, host="127.0.0.1": False)
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        server = NatsServer(port=port)
-        try:
-            with pytest.raises(servers.PortInUse, match=f"port {port} on 127.0.0.1 is already in use"):
-                server.start()
-        finally:
-            server.stop()
-    assert leftovers(port) == []
-
-
 def test_missing_binary_says_how_to_install(monkeypatch):
     with pytest.raises(NatsUnavailable, match="apt-get install nats-server.*conda install -c conda-forge nats-server"):
         NatsServer(binary="/no/such/nats-server")
@@ -215,46 +184,6 @@ def test_server_dying_mid_lab_is_reported_clearly(monkeypatch, tmp_path):
     assert leftovers(port) == []
 
 
-# ---------------------------------------------------------------- no orphans
-
-@needs_binary
-def test_no_server_outlives_a_sigkilled_python_process():
-    """A kernel killed mid-lab runs no finally and no atexit; the server must still go."""
-    if not shutil.which("setpriv"):
-        pytest.skip("setpriv (util-linux) not installed: the parent-death signal is not available")
-    script = textwrap.dedent("""
-        import time
-        from semantics.jetstream import NatsServer
-        s = NatsServer().start()
-        print(s.port, flush=True)
-        time.sleep(60)
-    """)
-    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(owner.stdout.readline())
-        assert leftovers(port)
-        owner.kill()
-        owner.wait()
-        deadline = time.monotonic() + 5
-        while leftovers(port) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert leftovers(port) == []
-    finally:
-        if owner.poll() is None:
-            owner.kill()
-            owner.wait()
-        owner.stdout.close()
-
-
-@needs_binary
-def test_stop_is_idempotent_and_removes_the_directory():
-    server = NatsServer().start()
-    directory, port = server.directory, server.port
-    server.stop()
-    server.stop()
-    assert not directory.exists() and leftovers(port) == []
-
-
 # ---------------------------------------------------------------- argument checks
 
 @pytest.mark.parametrize("make, error, words", [
@@ -287,26 +216,3 @@ def test_lab_functions_check_their_arguments(lab, tmp_path):
         jetstream.publish_schedule(lab, "bad", {"x": [-1]})
     with pytest.raises(TypeError, match="lab must be the NatsLab"):
         jetstream.produce("nats://x", "s", 1)
-
-
-# ---------------------------------------------------------------- the notebook without a server
-
-def test_notebook_skips_its_nats_cells_without_failing_when_no_server_exists():
-    """On a machine with no nats-server (and no COURSE_NATS_URL), the lab says how to install one
-    and every NATS cell prints that it was skipped; no cell fails."""
-    import pathlib
-
-    import nbformat
-    from nbclient import NotebookClient
-
-    path = pathlib.Path(__file__).parent.parent / "notebooks" / "07-lab-nats-jetstream.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    env = {k: v for k, v in os.environ.items() if k != jetstream.NATS_URL_ENV}
-    env["PATH"] = str(pathlib.Path(sys.executable).parent)          # python, but no nats-server
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "apt-get install nats-server" in text and "conda install -c conda-forge nats-server" in text
-    nats_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("%%needs_nats")]
-    assert nats_cells and all("(cell skipped: The NATS lab needs a nats-server binary" in
-                              "".join(o.get("text", "") for o in c.outputs) for c in nats_cells)

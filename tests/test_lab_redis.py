@@ -1,7 +1,7 @@
 """The Redis Streams lab against a real redis-server: pending entries, no automatic redelivery,
 XAUTOCLAIM after an idle time, NOACK losses, the idempotent consumer's exactly-once effects under
-SIGKILLs; clear messages for a port in use, a missing binary and a server dying mid-lab; and no
-redis-server or consumer process left behind."""
+SIGKILLs; clear messages for a missing binary and a server dying mid-lab; and no redis-server or
+consumer process left behind. (A port in use, stop and a SIGKILLed owner: tests/test_servers.py.)"""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
 
-from semantics import broker, servers
-from semantics.broker import BrokerDied, PortInUse, RedisServer, RedisUnavailable
+from semantics import broker
+from semantics.broker import BrokerDied, RedisServer, RedisUnavailable
 from semantics.storage import LabError, processes_mentioning
 
 HAVE_BINARY = shutil.which("redis-server") is not None
@@ -166,33 +163,6 @@ def test_acknowledged_writes_survive_a_server_sigkill_with_aof_fsync_always():
 
 # ---------------------------------------------------------------- clear messages for bad configuration
 
-@needs_binary
-def test_port_in_use_is_reported_clearly():
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is already in use.*port=None"):
-            RedisServer(port=port).start()
-    assert leftovers(port) == []
-
-
-@needs_binary
-def test_port_taken_between_check_and_start_is_reported_from_the_server_log(monkeypatch):
-    monkeypatch.setattr(servers, "port_in_use", lambda port, host="127.0.0.1": False)
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        server = RedisServer(port=port)
-        try:
-            with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is already in use"):
-                server.start()
-        finally:
-            server.stop()
-    assert leftovers(port) == []
-
-
 def test_missing_binary_says_how_to_install(monkeypatch):
     with pytest.raises(RedisUnavailable, match="apt-get install redis-server.*conda install -c conda-forge redis-server"):
         RedisServer(binary="/no/such/redis-server")
@@ -230,46 +200,6 @@ def test_unreachable_configured_url_is_reported(monkeypatch):
             broker.open_lab()
 
 
-# ---------------------------------------------------------------- no orphans
-
-@needs_binary
-def test_no_server_outlives_a_sigkilled_python_process():
-    """A kernel killed mid-lab runs no finally and no atexit; the server must still go."""
-    if not shutil.which("setpriv"):
-        pytest.skip("setpriv (util-linux) not installed: the parent-death signal is not available")
-    script = textwrap.dedent("""
-        import sys, time
-        from semantics.broker import RedisServer
-        s = RedisServer().start()
-        print(s.port, flush=True)
-        time.sleep(60)
-    """)
-    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(owner.stdout.readline())
-        assert leftovers(port)
-        owner.kill()
-        owner.wait()
-        deadline = time.monotonic() + 5
-        while leftovers(port) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert leftovers(port) == []
-    finally:
-        if owner.poll() is None:
-            owner.kill()
-            owner.wait()
-        owner.stdout.close()
-
-
-@needs_binary
-def test_stop_is_idempotent_and_removes_the_directory():
-    server = RedisServer().start()
-    directory, port = server.directory, server.port
-    server.stop()
-    server.stop()
-    assert not directory.exists() and leftovers(port) == []
-
-
 # ---------------------------------------------------------------- argument checks
 
 @pytest.mark.parametrize("make, error, words", [
@@ -295,26 +225,3 @@ def test_lab_functions_check_their_arguments(lab):
         broker.consumer_command(lab, stream="s", group="g", consumer="c", mode="plain", crash_in_window=0)
     with pytest.raises(ValueError, match="kills must be an integer"):
         broker.run_broker_lab(lab, "plain", kills=-1)
-
-
-# ---------------------------------------------------------------- the notebook without a server
-
-def test_notebook_skips_its_redis_cells_without_failing_when_no_server_exists(tmp_path):
-    """On a machine with no redis-server (and no COURSE_REDIS_URL), the lab says how to install one
-    and every Redis cell prints that it was skipped; no cell fails."""
-    import pathlib
-
-    import nbformat
-    from nbclient import NotebookClient
-
-    path = pathlib.Path(__file__).parent.parent / "notebooks" / "06-lab-redis-streams.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    env = {k: v for k, v in os.environ.items() if k != broker.REDIS_URL_ENV}
-    env["PATH"] = str(pathlib.Path(sys.executable).parent)          # python, but no redis-server
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "apt-get install redis-server" in text and "conda install -c conda-forge redis-server" in text
-    redis_cells = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("%%needs_redis")]
-    assert redis_cells and all("(cell skipped: The Redis lab needs a redis-server binary" in
-                               "".join(o.get("text", "") for o in c.outputs) for c in redis_cells)
