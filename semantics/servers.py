@@ -64,6 +64,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
 def find_binary(name: str, binary: str | None, *, lab: str, hint: str, error: type[Exception]) -> str:
     """The path of ``binary`` (if given) or of ``name`` on PATH; else ``error`` saying how to install it."""
     if binary is not None and not isinstance(binary, str):
@@ -71,6 +74,11 @@ def find_binary(name: str, binary: str | None, *, lab: str, hint: str, error: ty
     path = shutil.which(binary or name)
     if path is None:
         where = f"{binary!r} is not an executable file" if binary else f"no {name} on PATH"
+        # Debian installs some servers (nats-server) in /usr/sbin, which a normal user's PATH lacks.
+        hidden = None if binary else shutil.which(name, path=os.pathsep.join(SBIN_DIRS))
+        if hidden:
+            hint = (f"There is one at {hidden}, outside your PATH: add its directory to PATH (e.g. "
+                    f"export PATH=\"$PATH:{os.path.dirname(hidden)}\") and restart JupyterLab. {hint}")
         raise error(f"The {lab} lab needs a {name} binary: {where}. {hint}")
     return path
 

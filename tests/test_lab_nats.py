@@ -159,6 +159,18 @@ def test_missing_binary_says_how_to_install(monkeypatch):
         jetstream.open_lab()
 
 
+def test_a_server_outside_path_in_an_sbin_directory_is_pointed_out(monkeypatch, tmp_path):
+    """Debian's nats-server is /usr/sbin/nats-server, which a normal user's PATH lacks."""
+    fake = tmp_path / "nats-server"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(servers, "SBIN_DIRS", (str(tmp_path),))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv(jetstream.NATS_URL_ENV, raising=False)
+    ok, why = jetstream.nats_available()
+    assert not ok and f"There is one at {fake}, outside your PATH" in why and "apt-get install" in why
+
+
 def test_unreachable_configured_url_is_reported(monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
