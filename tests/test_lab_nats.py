@@ -79,8 +79,8 @@ def test_same_msg_id_within_the_window_is_acknowledged_as_duplicate_and_stored_o
 
 
 def test_same_msg_id_after_the_window_is_stored_again(lab):
-    lab.add_stream("window", duplicate_window=0.5)
-    attempts = jetstream.publish_schedule(lab, "window", {"late": [0.0, 0.2, 1.5], "early": [0.0, 0.2]})
+    lab.add_stream("window", duplicate_window=1.0)  # margins: 0.8 s inside the window, 2 s after it
+    attempts = jetstream.publish_schedule(lab, "window", {"late": [0.0, 0.2, 3.0], "early": [0.0, 0.2]})
     assert [(a.msg_id, a.duplicate) for a in attempts] == [
         ("early", False), ("late", False), ("early", True), ("late", True), ("late", False)]
     late = [a.seq for a in attempts if a.msg_id == "late"]
