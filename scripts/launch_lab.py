@@ -93,6 +93,9 @@ def command(port: int, ip: str = LOOPBACK, token: str | None = None, open_browse
             *(["--ServerApp.allow_root=True"] if _running_as_root() and ip in LOOPBACKS else [])]
 
 
+SERVER_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
 def _running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -106,6 +109,10 @@ def environment(state_dir: Path | str | None, base: Mapping[str, str] | None = N
     JUPYTER_PATH is left as it was.
     """
     env = dict(os.environ if base is None else base)
+    # Debian installs nats-server in /usr/sbin, outside a normal user's PATH: the labs' kernels
+    # inherit this PATH, so that the NATS lab finds its server after a plain `apt-get install`.
+    parts = env.get("PATH", "").split(os.pathsep) if env.get("PATH") else []
+    env["PATH"] = os.pathsep.join(parts + [d for d in SERVER_DIRS if d not in parts and os.path.isdir(d)])
     if state_dir is None:
         return env
     state = Path(state_dir).resolve()

@@ -110,7 +110,12 @@ def test_environment_moves_jupyter_state_but_keeps_the_kernel_reachable(tmp_path
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR",
                  "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR"):
         assert Path(env[name]).is_dir() and Path(env[name]).is_relative_to(tmp_path), name
-    assert env["JUPYTER_PATH"] == "/x" and env["PATH"] == "/usr/bin"
+    assert env["JUPYTER_PATH"] == "/x"
+    # PATH is kept, with the sbin directories (Debian's /usr/sbin/nats-server) added where they exist
+    sbin = [d for d in launch_lab.SERVER_DIRS if Path(d).is_dir()]
+    assert env["PATH"] == ":".join(["/usr/bin", *sbin])
+    assert launch_lab.environment(None, base={"PATH": "/usr/sbin:/usr/bin"})["PATH"].split(":")[:2] == \
+        ["/usr/sbin", "/usr/bin"]
     # the course kernel is found through sys.prefix, whatever JUPYTER_DATA_DIR says
     from jupyter_core.paths import jupyter_path
     assert str(Path(sys.prefix) / "share" / "jupyter") in jupyter_path()
