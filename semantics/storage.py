@@ -466,19 +466,24 @@ def plot_results(results: dict[str, LabResult], ax: Any = None) -> Any:
     if not isinstance(results, dict) or not results or not all(
             all(hasattr(r, a) for a in ("lost", "once", "duplicated", "kills")) for r in results.values()):
         raise TypeError("results must be a non-empty dict mode -> LabResult (what compare_modes returns)")
+    from .plots import COLORS, HATCHES, OUTCOMES  # the lessons' colours and hatches (colour-blind safe)
+
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
-    kinds = (("lost", "tab:red"), ("once", "tab:green"), ("duplicated", "tab:orange"))
     x = np.arange(len(results))
     width = 0.27
-    for k, (kind, colour) in enumerate(kinds):
+    for k, kind in enumerate(OUTCOMES):
         values = [getattr(r, kind) for r in results.values()]
-        bars = ax.bar(x + (k - 1) * width, values, width, label=kind, color=colour)
+        bars = ax.bar(x + (k - 1) * width, values, width, label=kind, color=COLORS[kind], hatch=HATCHES[kind],
+                      edgecolor="black", linewidth=0.6)
         ax.bar_label(bars, fontsize=8)
     ax.set_xticks(x, [f"{m}\n({r.kills} kills)" for m, r in results.items()])
     ax.set_ylabel("messages")
+    ax.set_ylim(0, 1.25 * max(max(r.lost, r.once, r.duplicated) for r in results.values()) + 1)
     ax.set_title("Effects per message after SIGKILLs and restarts")
-    ax.legend()
+    ax.legend(ncols=3, loc="upper center", frameon=False)  # above the bars, in the headroom
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
     return ax
 
 
