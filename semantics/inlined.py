@@ -46,32 +46,26 @@ def run_reference(semantic: str, *, n_messages: int, loss: float, ack_loss: floa
     done = [False] * n
     acks = cancels = fires = 0                     # the sender's on_ack calls, cancel_timer steps, on_timer calls
     now = 0.0
-    next_logical = 0
     lossy, sure_loss = 0.0 < loss < 1.0, loss >= 1.0
     ack_lossy, sure_ack_loss = 0.0 < ack_loss < 1.0, ack_loss >= 1.0
-    # The application submits message 0 at once; with an interval the next ones come as SUBMIT
-    # events, in stop-and-wait each comes when nothing is left in flight (Engine.run's on_idle).
-    submit_now = n > 0
-    if interval is not None and n:
-        next_logical = 1
-        if n > 1:
-            queue.append((interval, next(order), SUBMIT, 1, 0))
-    while True:
-        if submit_now:                             # on_send: send (and set_timer)
-            if interval is None:
-                i = next_logical
-                next_logical += 1
-            else:
-                i = 0
-            attempts[i] = 1
-            if not sure_loss and not (lossy and random_() < loss):
-                push(queue, (now + delay, next(order), DATA, i, 0))
-            if retrying:
-                pending[i] = True
-                timer[i] = token = next(tokens)
-                push(queue, (now + timeout, next(order), TIMER, i, token))
-        elif not queue:
-            break
+    # The application hands messages 0, 1, 2, ... to the sender in order: the first at once, each
+    # next one when nothing is left in flight (stop-and-wait: Engine.run's on_idle) or, with an
+    # interval, at a SUBMIT event scheduled just before the previous message's own events.
+    submitted = 0
+    submit = n > 0
+    if interval is not None and n > 1:
+        queue.append((interval, next(order), SUBMIT, 0, 0))
+    while submit:
+        i = submitted                              # on_send: send (and set_timer)
+        submitted += 1
+        attempts[i] = 1
+        if not sure_loss and not (lossy and random_() < loss):
+            push(queue, (now + delay, next(order), DATA, i, 0))
+        if retrying:
+            pending[i] = True
+            timer[i] = token = next(tokens)
+            push(queue, (now + timeout, next(order), TIMER, i, token))
+        submit = False
         while queue:
             now, _, kind, i, token = pop(queue)
             if kind == DATA:                       # the receiver handles a copy
@@ -103,24 +97,18 @@ def run_reference(semantic: str, *, n_messages: int, loss: float, ack_loss: floa
                             push(queue, (now + delay, next(order), DATA, i, 0))
                         timer[i] = token = next(tokens)
                         push(queue, (now + timeout * backoff ** r, next(order), TIMER, i, token))
-            else:                                  # interval mode: the application submits message i
-                next_logical = i + 1
-                if next_logical < n:
-                    push(queue, (now + interval, next(order), SUBMIT, next_logical, 0))
-                attempts[i] = 1
-                if not sure_loss and not (lossy and random_() < loss):
-                    push(queue, (now + delay, next(order), DATA, i, 0))
-                if retrying:
-                    pending[i] = True
-                    timer[i] = token = next(tokens)
-                    push(queue, (now + timeout, next(order), TIMER, i, token))
-        submit_now = interval is None and next_logical < n
+            else:                                  # SUBMIT: schedule the next one, hand this one over
+                if submitted + 1 < n:
+                    push(queue, (now + interval, next(order), SUBMIT, 0, 0))
+                submit = True
+                break
+        else:                                      # nothing in flight
+            submit = interval is None and submitted < n
 
     # Crash points passed (Report.points), counted as the Node API counts them: 1 for each handler
     # call and 1 after each step. Every scheduled event ran (nothing can exceed the event budget).
     total_attempts = sum(attempts)
     received = sum(deliveries)
-    submitted = next_logical
     sender_points = 1 + (3 if retrying else 2) * submitted + acks + cancels + fires + 2 * (total_attempts - submitted)
     first = n - effects.count(0)
     receiver_points = 1 + (4 * received + 2 * first if dedup else 3 * received if acking else 2 * received)
