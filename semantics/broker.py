@@ -381,6 +381,19 @@ class BrokerLabResult:
     tally: StreamTally
     seconds: float
 
+    # the three counts storage.plot_results draws
+    @property
+    def lost(self) -> int:
+        return self.tally.lost
+
+    @property
+    def once(self) -> int:
+        return self.tally.once
+
+    @property
+    def duplicated(self) -> int:
+        return self.tally.duplicated
+
     def verdict(self) -> str:
         return verdict(self.mode, self.tally.lost, self.tally.duplicated)
 
