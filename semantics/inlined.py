@@ -10,7 +10,7 @@ with the classes of ``semantics.protocols``, over a grid of losses, retries, tim
 and intervals. Anything else (crashes, a trace, a richer link) goes through ``harness.run``.
 
 Each logical message ``i`` has the id ``m{i+1}``; the sender's state (``RetryingSender.unacked``)
-is ``pending[i]`` and ``retries[i]``, its timers ``timer[i]`` (the live timer's token, 0 for none),
+is ``pending[i]`` and ``retries[i]``, its timers ``timer[i]`` (the live timer's token, -1 for none),
 the exactly-once receiver's durable ``("done", id)`` records are ``done[i]``.
 """
 
@@ -37,12 +37,11 @@ def run_reference(semantic: str, *, n_messages: int, loss: float, ack_loss: floa
     queue: list[tuple] = []
     push, pop = heappush, heappop
     order = itertools.count()                      # ties in time run in scheduling order
-    tokens = itertools.count(1)
     attempts, deliveries, effects = [0] * n, [0] * n, [0] * n
     acked = [False] * n
     pending = [False] * n
     retries = [0] * n
-    timer = [0] * n
+    timer = [-1] * n
     done = [False] * n
     acks = cancels = fires = 0                     # the sender's on_ack calls, cancel_timer steps, on_timer calls
     now = 0.0
@@ -54,38 +53,38 @@ def run_reference(semantic: str, *, n_messages: int, loss: float, ack_loss: floa
     submitted = 0
     submit = n > 0
     if interval is not None and n > 1:
-        queue.append((interval, next(order), SUBMIT, 0, 0))
+        queue.append((interval, next(order), SUBMIT, 0))
     while submit:
         i = submitted                              # on_send: send (and set_timer)
         submitted += 1
         attempts[i] = 1
         if not sure_loss and not (lossy and random_() < loss):
-            push(queue, (now + delay, next(order), DATA, i, 0))
+            push(queue, (now + delay, next(order), DATA, i))
         if retrying:
             pending[i] = True
-            timer[i] = token = next(tokens)
-            push(queue, (now + timeout, next(order), TIMER, i, token))
+            timer[i] = token = next(order)         # a timer's order number is its token too
+            push(queue, (now + timeout, token, TIMER, i))
         submit = False
         while queue:
-            now, _, kind, i, token = pop(queue)
+            now, token, kind, i = pop(queue)
             if kind == DATA:                       # the receiver handles a copy
                 deliveries[i] += 1
                 if not dedup or not done[i]:       # DeduplicatingReceiver: begin; [apply; write]; commit; ack
                     done[i] = True
                     effects[i] += 1
                 if acking and not sure_ack_loss and not (ack_lossy and random_() < ack_loss):
-                    push(queue, (now + delay, next(order), ACK, i, 0))
+                    push(queue, (now + delay, next(order), ACK, i))
             elif kind == ACK:                      # on_ack: forget the message, cancel its timer
                 acked[i] = True
                 acks += 1
                 if pending[i]:
                     pending[i] = False
-                    timer[i] = 0
+                    timer[i] = -1
                     cancels += 1
             elif kind == TIMER:
                 if timer[i] != token:
                     continue                       # cancelled or replaced
-                timer[i] = 0
+                timer[i] = -1
                 fires += 1
                 if pending[i]:
                     if retries[i] >= max_retries:  # give up: an indefinite outcome
@@ -94,12 +93,12 @@ def run_reference(semantic: str, *, n_messages: int, loss: float, ack_loss: floa
                         r = retries[i] = retries[i] + 1
                         attempts[i] += 1
                         if not sure_loss and not (lossy and random_() < loss):
-                            push(queue, (now + delay, next(order), DATA, i, 0))
-                        timer[i] = token = next(tokens)
-                        push(queue, (now + timeout * backoff ** r, next(order), TIMER, i, token))
+                            push(queue, (now + delay, next(order), DATA, i))
+                        timer[i] = token = next(order)
+                        push(queue, (now + timeout * backoff ** r, token, TIMER, i))
             else:                                  # SUBMIT: schedule the next one, hand this one over
                 if submitted + 1 < n:
-                    push(queue, (now + interval, next(order), SUBMIT, 0, 0))
+                    push(queue, (now + interval, next(order), SUBMIT, 0))
                 submit = True
                 break
         else:                                      # nothing in flight
