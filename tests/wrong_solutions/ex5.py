@@ -34,12 +34,15 @@ class SequenceWindowAtTheBound(SequenceWindowReceiver):
     keep = 12
 
 
-class ShortWindow(NB["Receiver"]):
-    """Wrong: a time window of 5, shorter than the retry horizon: a late retry is applied again."""
+class TimeWindow(Node):
+    """The solution's shape with the window as a parameter: remember when each message was first
+    applied, forget entries older than ``window``, all in one atomic commit with the effect."""
+
+    window = 30.0
 
     def on_message(self, seq, body):
         with self.atomic():
-            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= 5.0}
+            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= self.window}
             if seq not in seen:
                 self.apply(body)
                 seen[seq] = self.now
@@ -47,18 +50,17 @@ class ShortWindow(NB["Receiver"]):
         self.ack(seq)
 
 
-class WindowAtTheBound(NB["Receiver"]):
+class ShortWindow(TimeWindow):
+    """Wrong: a time window of 5, shorter than the retry horizon: a late retry is applied again."""
+
+    window = 5.0
+
+
+class WindowAtTheBound(TimeWindow):
     """Correct, at the edge: a copy arrives at most 24 after its submission and the first copy takes
     at least 1, so a window of 23 after the first arrival is just enough."""
 
-    def on_message(self, seq, body):
-        with self.atomic():
-            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= 23.0}
-            if seq not in seen:
-                self.apply(body)
-                seen[seq] = self.now
-            self.durable["seen"] = seen
-        self.ack(seq)
+    window = 23.0
 
 
 class HighWatermark(Node):
