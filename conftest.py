@@ -7,9 +7,9 @@ import pytest
 
 # notebook -> (server binary, the variable naming an external server, how to install the binary)
 LAB_NOTEBOOKS = {
-    "06-lab-redis-streams.ipynb": ("redis-server", "COURSE_REDIS_URL",
+    "07-lab-redis-streams.ipynb": ("redis-server", "COURSE_REDIS_URL",
                                    "apt-get install redis-server, or conda install -c conda-forge redis-server"),
-    "07-lab-nats-jetstream.ipynb": ("nats-server", "COURSE_NATS_URL",
+    "08-lab-nats-jetstream.ipynb": ("nats-server", "COURSE_NATS_URL",
                                     "apt-get install nats-server, or conda install -c conda-forge nats-server"),
 }
 

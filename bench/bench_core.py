@@ -3,7 +3,7 @@ link written with SimPy, run side by side in one process.
 
 ``simulate`` runs the reference protocols inlined into its event loop when nothing can crash
 (semantics/inlined.py); any other protocol runs through the Node API (``semantics.run``), which is
-measured too, with the very classes of semantics.protocols, so that both figures are on record.
+measured too, with the very classes of semantics.sim.protocols, so that both figures are on record.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 
 import semantics
 from semantics import Link, run
-from semantics.protocols import REFERENCE, RetryingSender
+from semantics.sim.protocols import REFERENCE, RetryingSender
 from simpy_model import at_least_once as simpy_at_least_once
 
 MODEL = dict(loss=0.2, ack_loss=0.1, max_retries=3)

@@ -39,8 +39,8 @@ def panel_latency(panel, control: str, values: list) -> tuple[float, float]:
 
 
 def main() -> None:
-    from semantics import widgets
-    from semantics.sweeps import simulate_fast, sweep
+    from semantics.views import widgets
+    from semantics.sim.sweeps import simulate_fast, sweep
 
     print(f"   load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     cases = [

@@ -18,8 +18,8 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
 import semantics  # noqa: E402
-from semantics.plots import outcome_bars, sequence_diagram, sweep_figure  # noqa: E402
-from semantics.sweeps import sweep  # noqa: E402
+from semantics.views.plots import outcome_bars, sequence_diagram, sweep_figure  # noqa: E402
+from semantics.sim.sweeps import sweep  # noqa: E402
 
 DPI = 100
 

@@ -17,7 +17,7 @@ Recipes (see docs/instructor.md):
         --groups 6 --set ACK_LOSS=0.3 --vary LOSS=0.1,0.2,0.3 --prepare-only
 
     # answer keys: the same variants, executed
-    python scripts/make_variants.py notebooks/05-lab-sqlite.ipynb --groups 4 --out variants/keys
+    python scripts/make_variants.py notebooks/06-lab-sqlite.ipynb --groups 4 --out variants/keys
 
 Output: OUT/group-01/<notebook>.ipynb, ... and OUT/manifest.json (group -> parameters), which is
 also the instructor's key to which numbers each group should see. Every value is checked against

@@ -6,30 +6,30 @@ The facade (stable names, relied on by the notebooks and the checks)::
     semantics.simulate(...)    run a reference protocol over a lossy link, count effects
     semantics.expected(...)    closed-form expectations for the same model
 
-To write a protocol, subclass ``semantics.Node`` (see ``semantics.nodes``) and call
+To write a protocol, subclass ``semantics.Node`` (see ``semantics.sim.nodes``) and call
 ``semantics.run(MySender, MyReceiver, n_messages=...)``.
 """
 
 from __future__ import annotations
 
-from .analysis import expected, moments, outcomes
-from .checker import INVARIANTS, SEMANTICS, Event, MessageOutcome, Report, Violation
+from .sim.analysis import expected, moments, outcomes
+from .sim.checker import INVARIANTS, SEMANTICS, Event, MessageOutcome, Report, Violation
 from .facade import simulate
-from .faults import Faults, crash_at_point
-from .harness import run
-from .network import Link
-from .nodes import Node, Payload
+from .sim.faults import Faults, crash_at_point
+from .sim.harness import run
+from .sim.network import Link
+from .sim.nodes import Node, Payload
 
 __version__ = "0.1.0"
 
 # Pictures and panels load matplotlib and ipywidgets: imported on first use, so that
 # `import semantics` stays fast and works without a display.
 _LAZY = {
-    "sequence_diagram": "plots", "outcome_bars": "plots", "sweep_figure": "plots",
-    "sweep": "sweeps", "simulate_fast": "sweeps",
-    "OutcomePanel": "widgets", "SweepPanel": "widgets", "DiagramPanel": "widgets",
+    "sequence_diagram": "views.plots", "outcome_bars": "views.plots", "sweep_figure": "views.plots",
+    "sweep": "sim.sweeps", "simulate_fast": "sim.sweeps",
+    "OutcomePanel": "views.widgets", "SweepPanel": "views.widgets", "DiagramPanel": "views.widgets",
 }
-# (quiz is not re-exported: the name is its module's, so use `from semantics.quiz import quiz`)
+# (quiz is not re-exported: the name is its module's, so use `from semantics.views.quiz import quiz`)
 
 
 def __getattr__(name: str):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 
-from .checker import SEMANTICS, Report
-from .faults import Faults
-from .harness import run
-from .inlined import run_reference
-from .network import Link
-from .protocols import REFERENCE, RetryingSender
+from .sim.checker import SEMANTICS, Report
+from .sim.faults import Faults
+from .sim.harness import run
+from .sim.inlined import run_reference
+from .sim.network import Link
+from .sim.protocols import REFERENCE, RetryingSender
 from .validation import check_choice, check_int, check_number, check_probability
 
 

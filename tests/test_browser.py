@@ -479,7 +479,7 @@ def answer_a_quiz(page, lesson: Path) -> None:
     """Click an option of the lesson's first self-check quiz: it must answer with an explanation."""
     quiz = page.locator(".jp-NotebookPanel .jp-OutputArea-output", has_text="Self-check.").filter(
         has=page.locator(".widget-radio-box input")).first
-    assert quiz.count() > 0, f"{lesson.name}: no self-check quiz (semantics.quiz) shown after Run All"
+    assert quiz.count() > 0, f"{lesson.name}: no self-check quiz (semantics.views.quiz) shown after Run All"
     quiz.scroll_into_view_if_needed()
     quiz.locator(".widget-radio-box label").first.click()
     feedback = quiz.locator("text=/^(Correct|Not quite)\\./")

@@ -28,7 +28,7 @@ def test_simulation_agrees_with_closed_form(semantic, loss, ack_loss, max_retrie
     for key in KEYS:
         mean, variance = exact[key]
         assert math.isclose(expected[key], mean, rel_tol=1e-9, abs_tol=1e-12), key
-        low, high = semantics.analysis.confidence_interval(mean, variance, N, level=0.999)
+        low, high = semantics.sim.analysis.confidence_interval(mean, variance, N, level=0.999)
         observed = getattr(report, key) / N
         assert low - 1e-12 <= observed <= high + 1e-12, (
             f"{semantic} {key}: simulated {observed:.5f}, closed form {mean:.5f}, 99.9% CI [{low:.5f}, {high:.5f}]")
@@ -60,7 +60,7 @@ def test_design_md_values():
 
 
 def test_agreement_verdicts():
-    from semantics.analysis import agreement
+    from semantics.sim.analysis import agreement
     inside = agreement("lost", 0.2, 0.201, 0.16, 10_000)
     outside = agreement("lost", 0.2, 0.25, 0.16, 10_000)
     assert inside.ok and not outside.ok

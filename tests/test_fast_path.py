@@ -15,7 +15,7 @@ import pytest
 
 import semantics
 from semantics import Faults, Link, Node, crash_at_point, run
-from semantics.protocols import (AckFirstReceiver, ApplyReceiver, DeduplicatingReceiver, FireAndForgetSender,
+from semantics.sim.protocols import (AckFirstReceiver, ApplyReceiver, DeduplicatingReceiver, FireAndForgetSender,
                                  InMemoryDedupReceiver, NewIdEachRetrySender, ProcessThenAckReceiver,
                                  RetryingSender, WindowedDedupReceiver)
 

@@ -1,5 +1,5 @@
 """``simulate`` runs the reference protocols inlined into the event loop when nothing can crash;
-the report must be the very one ``run`` gives with the classes of ``semantics.protocols``."""
+the report must be the very one ``run`` gives with the classes of ``semantics.sim.protocols``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import semantics
 from semantics import Link, run
 from semantics.facade import _timers_finite
-from semantics.inlined import run_reference
-from semantics.protocols import REFERENCE, RetryingSender
+from semantics.sim.inlined import run_reference
+from semantics.sim.protocols import REFERENCE, RetryingSender
 
 
 def through_the_node_api(semantic, *, n_messages, loss, ack_loss=0.0, max_retries=3, seed=0, delay=1.0,

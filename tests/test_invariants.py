@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import semantics
 from semantics import Faults, Link, crash_at_point, run
-from semantics import protocols as P
+from semantics.sim import protocols as P
 
 probability = st.floats(0.0, 1.0)
 links = st.builds(

@@ -14,9 +14,9 @@ import socket
 
 import pytest
 
-from semantics import jetstream, servers
-from semantics.jetstream import JetStreamError, NatsServer, NatsUnavailable
-from semantics.storage import create_service, processes_mentioning
+from semantics.labs import jetstream, servers
+from semantics.labs.jetstream import JetStreamError, NatsServer, NatsUnavailable
+from semantics.labs.sqlite import create_service, processes_mentioning
 
 HAVE_BINARY = shutil.which("nats-server") is not None
 needs_binary = pytest.mark.skipif(not HAVE_BINARY, reason=f"no nats-server binary: {jetstream.INSTALL_HINT}")

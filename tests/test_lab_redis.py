@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from semantics import broker
-from semantics.broker import BrokerDied, RedisServer, RedisUnavailable
-from semantics.storage import LabError, processes_mentioning
+from semantics.labs import redis_streams as broker
+from semantics.labs.redis_streams import BrokerDied, RedisServer, RedisUnavailable
+from semantics.labs.sqlite import LabError, processes_mentioning
 
 HAVE_BINARY = shutil.which("redis-server") is not None
 NO_BINARY = (f"no redis-server binary: {broker.INSTALL_HINT}")

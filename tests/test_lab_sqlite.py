@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from semantics import storage
-from semantics.storage import LabError, processes_mentioning, run_lab
+from semantics.labs import sqlite as storage
+from semantics.labs.sqlite import LabError, processes_mentioning, run_lab
 
 KILLS = 100
 N_MESSAGES = 600      # enough work that the queue outlasts 100 kills, even on a fast disk
@@ -130,7 +130,7 @@ def test_timeout_stops_the_run_and_leaves_no_process(tmp_path):
 def test_consumer_exits_when_its_harness_is_gone(tmp_path):
     storage.create_lab(tmp_path, n_messages=5)
     # parent pid 1 is never ours: the consumer must notice at once and exit with ORPHANED
-    done = subprocess.run([sys.executable, "-m", "semantics.storage", "consume", str(tmp_path), "--mode", "inbox",
+    done = subprocess.run([sys.executable, "-m", "semantics.labs.sqlite", "consume", str(tmp_path), "--mode", "inbox",
                            "--pause", "0.5", "--parent-pid", "1"], capture_output=True, text=True, timeout=30)
     assert done.returncode == storage.ORPHANED
 
@@ -138,7 +138,7 @@ def test_consumer_exits_when_its_harness_is_gone(tmp_path):
 def test_no_orphan_when_the_harness_itself_is_sigkilled(tmp_path):
     """A kernel that dies mid-lab (SIGKILL: no finally, no atexit) leaves no consumer behind."""
     script = textwrap.dedent(f"""
-        from semantics.storage import run_lab
+        from semantics.labs.sqlite import run_lab
         run_lab("naive", n_messages=100_000, kills=0, pause=0.2, directory={str(tmp_path)!r}, timeout=600)
     """)
     harness = subprocess.Popen([sys.executable, "-c", script], start_new_session=False)

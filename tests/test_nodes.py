@@ -4,7 +4,7 @@ atomic() commits durable writes and effects together or not at all."""
 import pytest
 
 from semantics import Faults, Node, crash_at_point, run
-from semantics import protocols as P
+from semantics.sim import protocols as P
 
 
 class Remembers(Node):

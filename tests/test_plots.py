@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 import semantics
-from semantics import plots
-from semantics.nodes import Node
-from semantics.protocols import InMemoryDedupReceiver, RetryingSender
+from semantics.views import plots
+from semantics.sim.nodes import Node
+from semantics.sim.protocols import InMemoryDedupReceiver, RetryingSender
 
 matplotlib.use("Agg")
 
@@ -345,7 +345,7 @@ def test_any_run_draws_one_arrow_per_send_and_one_mark_per_event(semantic, loss,
 def test_figures_show_themselves_in_a_notebook_without_pyplot():
     report = semantics.simulate("at-most-once", n_messages=2, loss=0.5, seed=0, trace=True)
     reports = {"amo": report}
-    from semantics.sweeps import sweep
+    from semantics.sim.sweeps import sweep
     for fig in (plots.sequence_diagram(report), plots.outcome_bars(reports),
                 plots.sweep_figure(sweep("loss", [0.1, 0.2], n_messages=100)), plots.diagram_legend()):
         assert fig._repr_png_().startswith(b"\x89PNG\r\n\x1a\n")

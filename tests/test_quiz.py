@@ -3,7 +3,7 @@
 import ipywidgets
 import pytest
 
-from semantics.quiz import RIGHT, WRONG, Quiz, quiz
+from semantics.views.quiz import RIGHT, WRONG, Quiz, quiz
 
 OPTIONS = {
     "retry": "Right: a retry after a lost ack is processed twice.",

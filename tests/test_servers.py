@@ -1,4 +1,4 @@
-"""The labs' private servers (redis-server, nats-server), one life cycle (semantics.servers):
+"""The labs' private servers (redis-server, nats-server), one life cycle (semantics.labs.servers):
 a port in use is reported clearly (before start, and when taken between the check and the start),
 ``stop`` is idempotent and removes the directory, and no server outlives a SIGKILLed owner; and each
 broker lab's notebook runs to the end, skipping its server cells with a message, when no server exists."""
@@ -16,8 +16,9 @@ import time
 
 import pytest
 
-from semantics import broker, jetstream, servers
-from semantics.storage import processes_mentioning
+from semantics.labs import jetstream, servers
+from semantics.labs import redis_streams as broker
+from semantics.labs.sqlite import processes_mentioning
 
 KINDS = {
     # kind: (server class, binary, its command-line marks: server, consumers)
@@ -26,8 +27,8 @@ KINDS = {
 }
 # kind: (the lab's notebook, the variable naming an external server, the lab's name in messages)
 NOTEBOOKS = {
-    "redis": ("06-lab-redis-streams.ipynb", broker.REDIS_URL_ENV, "Redis"),
-    "nats": ("07-lab-nats-jetstream.ipynb", jetstream.NATS_URL_ENV, "NATS"),
+    "redis": ("07-lab-redis-streams.ipynb", broker.REDIS_URL_ENV, "Redis"),
+    "nats": ("08-lab-nats-jetstream.ipynb", jetstream.NATS_URL_ENV, "NATS"),
 }
 SERVERS = [pytest.param(kind, id=kind, marks=[getattr(pytest.mark, kind), pytest.mark.skipif(
     shutil.which(binary) is None, reason=f"no {binary} binary")]) for kind, (_, binary, _) in KINDS.items()]

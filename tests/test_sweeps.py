@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import semantics
-from semantics import plots
-from semantics.analysis import KEYS
-from semantics.sweeps import FastCounts, Sweep, simulate_fast, sweep
+from semantics.views import plots
+from semantics.sim.analysis import KEYS
+from semantics.sim.sweeps import FastCounts, Sweep, simulate_fast, sweep
 
 Z = NormalDist().inv_cdf(0.9995)  # two-sided 99.9%
 

@@ -3,7 +3,7 @@
 import time
 
 from semantics import Link, Node, run
-from semantics import protocols as P
+from semantics.sim import protocols as P
 
 
 class Raises(Node):

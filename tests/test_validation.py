@@ -6,7 +6,7 @@ import pytest
 
 import semantics
 from semantics import Faults, Link, run
-from semantics import protocols as P
+from semantics.sim import protocols as P
 
 GOOD = dict(n_messages=10, loss=0.1)
 

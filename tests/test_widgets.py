@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import semantics
-from semantics import plots, widgets
-from semantics.sweeps import sweep
+from semantics.views import plots, widgets
+from semantics.sim.sweeps import sweep
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -113,7 +113,7 @@ def test_diagram_text_gives_the_verdict_of_each_invariant():
     assert lines[-4] == "invariants of exactly-once:"
     assert lines[-3:] == [f"  {name}: kept" for name in verdicts] and all(verdicts.values())
     # the same words for a run that broke one (a receiver that forgets its dedup record in a crash)
-    from semantics.protocols import InMemoryDedupReceiver, RetryingSender
+    from semantics.sim.protocols import InMemoryDedupReceiver, RetryingSender
     for seed in range(50):
         report = semantics.run(RetryingSender, InMemoryDedupReceiver, n_messages=5, seed=seed, trace=True,
                                link=semantics.Link(ack_loss=0.4), faults=semantics.Faults(crash_prob=0.1))

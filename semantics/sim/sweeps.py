@@ -17,7 +17,7 @@ import numpy as np
 
 from .analysis import KEYS, expected
 from .checker import SEMANTICS
-from .validation import check_choice, check_int, check_probability
+from ..validation import check_choice, check_int, check_probability
 
 PARAMETERS = ("loss", "ack_loss", "max_retries")
 MAX_POINTS = 1000

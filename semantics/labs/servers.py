@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from .storage import _signal_group
-    from .validation import check_int, check_number
+    from .sqlite import _signal_group
+    from ..validation import check_int, check_number
 else:
-    # Run as a file by a lab consumer (faster start); see storage.py.
-    from storage import _signal_group  # type: ignore[no-redef]
+    # Run as a file by a lab consumer (faster start); see sqlite.py.
+    from sqlite import _signal_group  # type: ignore[no-redef]
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # semantics/: validation.py
     from validation import check_int, check_number  # type: ignore[no-redef]
 
 

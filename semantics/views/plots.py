@@ -22,10 +22,10 @@ from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch
 
-from .analysis import KEYS
-from .checker import SEMANTICS, Event, Report
-from .sweeps import Sweep
-from .validation import check_choice, check_int, check_number
+from ..sim.analysis import KEYS
+from ..sim.checker import SEMANTICS, Event, Report
+from ..sim.sweeps import Sweep
+from ..validation import check_choice, check_int, check_number
 
 # Okabe-Ito: distinguishable with every common form of colour blindness. Each element also
 # differs by line style or marker shape, so a grey-scale print still tells them apart.
@@ -581,7 +581,7 @@ _KEY_LABELS = {
 def sweep_figure(result: Sweep, *, keys: Sequence[str] = ("lost", "once", "duplicated", "attempts"),
                  semantics: Sequence[str] = SEMANTICS, ax: Axes | None = None, title: str | None = None,
                  confidence: float = 0.95) -> Figure:
-    """Plot a sweep (``semantics.sweeps.sweep``): simulated rates with error bars, one panel per key,
+    """Plot a sweep (``semantics.sim.sweeps.sweep``): simulated rates with error bars, one panel per key,
     one colour and marker per guarantee, and the closed form (``semantics.expected``) as a line.
 
     result:     a ``Sweep`` (rates against loss, ack loss or max retries).
@@ -592,7 +592,7 @@ def sweep_figure(result: Sweep, *, keys: Sequence[str] = ("lost", "once", "dupli
     confidence: the error bars' confidence level, in (0, 1) (normal approximation).
     """
     if not isinstance(result, Sweep):
-        raise TypeError(f"result must be a Sweep from semantics.sweeps.sweep(...), got {type(result).__name__}")
+        raise TypeError(f"result must be a Sweep from semantics.sim.sweeps.sweep(...), got {type(result).__name__}")
     keys = _check_names("keys", keys, KEYS)
     chosen = _check_names("semantics", semantics, SEMANTICS)
     _check_ax(ax)
@@ -664,7 +664,7 @@ def update_sweep_figure(fig: Figure, result: Sweep) -> Figure:
     if not isinstance(fig, Figure) or not isinstance(getattr(fig, "semantics_sweep", None), _SweepLayout):
         raise ValueError("fig must be a Figure made by sweep_figure(...)")
     if not isinstance(result, Sweep):
-        raise TypeError(f"result must be a Sweep from semantics.sweeps.sweep(...), got {type(result).__name__}")
+        raise TypeError(f"result must be a Sweep from semantics.sim.sweeps.sweep(...), got {type(result).__name__}")
     layout: _SweepLayout = fig.semantics_sweep
     xs = np.asarray(result.values, dtype=float)
     lo, hi = float(xs.min()), float(xs.max())

@@ -1,6 +1,6 @@
 """Reference protocols for the three guarantees, and the tempting variants the lessons test.
 
-Each protocol is a sender class and a receiver class written with the API of ``semantics.nodes``
+Each protocol is a sender class and a receiver class written with the API of ``semantics.sim.nodes``
 only: what a learner can write, nothing more.
 """
 
@@ -10,7 +10,7 @@ import hashlib
 from typing import Any, Hashable
 
 from .nodes import Node, Payload
-from .validation import check_int, check_number
+from ..validation import check_int, check_number
 
 # -- senders -----------------------------------------------------------------------------------
 

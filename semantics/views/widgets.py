@@ -19,13 +19,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from .analysis import KEYS
-from .checker import SEMANTICS, Report
-from .facade import simulate
+from ..sim.analysis import KEYS
+from ..sim.checker import SEMANTICS, Report
+from ..facade import simulate
 from .plots import (Picture, _check_names, bar_artists, diagram_legend, outcome_bars, sequence_diagram, sweep_artists, sweep_figure,
                     update_outcome_bars, update_sweep_figure)
-from .sweeps import Sweep, sweep
-from .validation import check_int, check_number, check_probability
+from ..sim.sweeps import Sweep, sweep
+from ..validation import check_int, check_number, check_probability
 
 # -- headless calls (what each panel shows, without widgets) ---------------------------------------
 

@@ -29,13 +29,13 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .checker import INVARIANTS as CHECKER_INVARIANTS
-from .checker import Event, Report
-from .faults import NO_FAULTS, Faults
-from .harness import run
-from .network import Link
-from .nodes import Node, Payload
-from .validation import check_int, check_number
+from ..sim.checker import INVARIANTS as CHECKER_INVARIANTS
+from ..sim.checker import Event, Report
+from ..sim.faults import NO_FAULTS, Faults
+from ..sim.harness import run
+from ..sim.network import Link
+from ..sim.nodes import Node, Payload
+from ..validation import check_int, check_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -556,9 +556,9 @@ class Counterexample:
         return format_trace(self.report, limit=limit)
 
     def diagram(self) -> Figure | None:
-        """The sequence diagram of the counterexample (None when semantics.plots is unavailable)."""
+        """The sequence diagram of the counterexample (None when semantics.views.plots is unavailable)."""
         try:
-            from .plots import sequence_diagram
+            from ..views.plots import sequence_diagram
         except ImportError:  # the pictures module is optional for grading
             return None
         report = self.report

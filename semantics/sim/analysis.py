@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from .checker import SEMANTICS
-from .validation import check_choice, check_int, check_probability
+from ..validation import check_choice, check_int, check_probability
 
 KEYS = ("lost", "once", "duplicated", "effects", "attempts", "acked", "indefinite", "indefinite_applied")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
-from .validation import check_choice
+from ..validation import check_choice
 
 SEMANTICS = ("at-most-once", "at-least-once", "exactly-once")
 

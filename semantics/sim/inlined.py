@@ -6,7 +6,7 @@ link (no crash, no jitter, duplication or partition, no trace) this module runs 
 with the protocols' logic written into the loop: the same event queue, the same tie-breaking, the
 same random draws in the same order, the same counts, crash points, event count and end time.
 ``tests/test_inlined.py`` holds it to that, field for field of the Report, against ``harness.run``
-with the classes of ``semantics.protocols``, over a grid of losses, retries, timeouts, backoffs
+with the classes of ``semantics.sim.protocols``, over a grid of losses, retries, timeouts, backoffs
 and intervals. Anything else (crashes, a trace, a richer link) goes through ``harness.run``.
 
 Each logical message ``i`` has the id ``m{i+1}``; the sender's state (``RetryingSender.unacked``)

@@ -6,7 +6,7 @@ and stops it (process group, atexit, and the parent-death signal when ``setpriv`
 server outlives its notebook or test). ``open_lab`` uses the server named by ``COURSE_REDIS_URL``
 when that variable is set, and otherwise starts a private one.
 
-A consumer (``python -m semantics.broker consume ...``, or the file itself, which starts faster;
+A consumer (``python -m semantics.labs.redis_streams consume ...``, or the file itself, which starts faster;
 run in a child process so that SIGKILL is real) reads a consumer group with XREADGROUP, applies each entry's effect (a deposit: a balance
 plus a per-message effect counter, the lab's measuring instrument) and acknowledges with XACK:
 
@@ -33,19 +33,20 @@ from pathlib import Path
 from typing import Any
 
 if __package__:
-    from .storage import (READY, ConsumerRun, LabError, kill_and_restart, our_consumers,
+    from .sqlite import (READY, ConsumerRun, LabError, kill_and_restart, our_consumers,
                           processes_mentioning, run_to_end, verdict)
     from . import servers
     from .servers import (PrivateServer, ServerError, available, find_binary, free_port,  # noqa: F401
                           port_in_use, register_needs_magic)
-    from .validation import check_choice, check_int, check_number
+    from ..validation import check_choice, check_int, check_number
 else:
-    # Run as a file by the lab (faster start: the simulator package is not imported); see storage.py.
-    from storage import (READY, ConsumerRun, LabError, kill_and_restart, run_to_end,  # type: ignore
+    # Run as a file by the lab (faster start: the simulator package is not imported); see sqlite.py.
+    from sqlite import (READY, ConsumerRun, LabError, kill_and_restart, run_to_end,  # type: ignore
                          our_consumers, processes_mentioning, verdict)
     import servers  # type: ignore[no-redef]
     from servers import (PrivateServer, ServerError, available, find_binary, free_port,  # type: ignore  # noqa: F401
                          port_in_use, register_needs_magic)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # semantics/: validation.py
     from validation import check_choice, check_int, check_number  # type: ignore[no-redef]
 
 REDIS_URL_ENV = "COURSE_REDIS_URL"
@@ -429,7 +430,7 @@ def run_broker_lab(lab: Lab, mode: str, *, n_messages: int = 100, kills: int = 2
 # --------------------------------------------------------------------------- notebook support
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext semantics.broker`` registers ``%%needs_redis``: the cell runs when the lab can
+    """``%load_ext semantics.labs.redis_streams`` registers ``%%needs_redis``: the cell runs when the lab can
     reach a Redis server, and otherwise prints why it was skipped (and how to install one)."""
     register_needs_magic(ipython, "needs_redis", redis_available)
 
@@ -445,7 +446,7 @@ def _check_key(name: str, value: Any) -> str:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m semantics.broker",
+    parser = argparse.ArgumentParser(prog="python -m semantics.labs.redis_streams",
                                      description="The Redis Streams lab's consumer (the process the lab crashes).")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("consume")

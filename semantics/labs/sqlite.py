@@ -11,7 +11,7 @@ Two SQLite databases (WAL mode) stand for two systems that share no transaction:
   transaction as the balance update, so it counts exactly the effects that committed), and in
   inbox mode an ``inbox`` table of processed message ids.
 
-The consumer runs in a child process (``python -m semantics.storage consume DIR --mode ...``,
+The consumer runs in a child process (``python -m semantics.labs.sqlite consume DIR --mode ...``,
 or the file itself, which starts faster)
 in three modes:
 
@@ -45,11 +45,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 if __package__:
-    from .validation import check_choice, check_int, check_number
+    from ..validation import check_choice, check_int, check_number
 else:
-    # Run as a file (``python .../semantics/storage.py consume ...``): the harness starts consumers
+    # Run as a file (``python .../semantics/labs/sqlite.py consume ...``): the harness starts consumers
     # this way because it skips importing the simulator package, which makes each restart about
-    # three times faster (hundreds of restarts per test run). ``python -m semantics.storage`` works too.
+    # three times faster (hundreds of restarts per test run). ``python -m semantics.labs.sqlite`` works too.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # semantics/: validation.py
     from validation import check_choice, check_int, check_number  # type: ignore[no-redef]
 
 MODES = ("naive", "ack-first", "inbox")
@@ -466,7 +467,7 @@ def plot_results(results: dict[str, LabResult], ax: Any = None) -> Any:
     if not isinstance(results, dict) or not results or not all(
             all(hasattr(r, a) for a in ("lost", "once", "duplicated", "kills")) for r in results.values()):
         raise TypeError("results must be a non-empty dict mode -> LabResult (what compare_modes returns)")
-    from .plots import COLORS, HATCHES, OUTCOMES  # the lessons' colours and hatches (colour-blind safe)
+    from ..views.plots import COLORS, HATCHES, OUTCOMES  # the lessons' colours and hatches (colour-blind safe)
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
@@ -529,7 +530,7 @@ def _check_dir(name: str, value: Any) -> str:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m semantics.storage",
+    parser = argparse.ArgumentParser(prog="python -m semantics.labs.sqlite",
                                      description="The SQLite lab's consumer (the process the harness kills).")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("consume", help="drain the queue in DIR")

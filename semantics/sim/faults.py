@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .validation import check_int, check_number, check_probability
+from ..validation import check_int, check_number, check_probability
 
 
 @dataclass(frozen=True)

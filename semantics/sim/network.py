@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .validation import check_number, check_probability
+from ..validation import check_number, check_probability
 
 
 @dataclass(frozen=True)

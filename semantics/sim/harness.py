@@ -23,7 +23,7 @@ from .engine import Engine, EventBudgetExceeded
 from .faults import NO_FAULTS, Faults
 from .network import DELIVERED, LOST, PARTITIONED, Link
 from .nodes import Crashed, Durable, Node, Payload, freeze
-from .validation import check_int, check_number
+from ..validation import check_int, check_number
 
 SENDER, RECEIVER = "sender", "receiver"
 DATA, ACK = "data", "ack"

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, MutableMapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .harness import Host
+# The runtime that executes a node (``sim.harness.Host``). Nodes only call its methods; they never
+# import the harness, so that the protocol API sits below the run that executes it.
+Host = Any
 
 
 class Crashed(BaseException):

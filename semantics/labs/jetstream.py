@@ -7,7 +7,7 @@ temporary directory (the life cycle is ``servers.PrivateServer``'s, shared with 
 is a small synchronous facade over the asyncio client ``nats-py``: it runs a private event loop in
 a thread, so notebook cells call plain functions, and every call has a timeout.
 
-A consumer (``python semantics/jetstream.py consume ...``, a child process so that SIGKILL is
+A consumer (``python semantics/labs/jetstream.py consume ...``, a child process so that SIGKILL is
 real) fetches from a durable pull consumer with explicit acks, applies each deposit to a SQLite
 service database (``storage.create_service``: the SQLite lab's account, ledger and inbox) and
 acknowledges with a double ack (``ack_sync``: it waits for the server's confirmation):
@@ -39,17 +39,18 @@ from typing import Any, Sequence
 if __package__:
     from .servers import (PortInUse, PrivateServer, ServerDied, ServerError, available, find_binary,
                           register_needs_magic)
-    from .storage import (MODES, READY, SERVICE_DB, ConsumerRun, LabError, _apply, _check_dir, _closing,
+    from .sqlite import (MODES, READY, SERVICE_DB, ConsumerRun, LabError, _apply, _check_dir, _closing,
                           _connect, create_service, kill_and_restart, our_consumers, processes_mentioning,
                           run_to_end, verdict)
-    from .validation import check_choice, check_int, check_number
+    from ..validation import check_choice, check_int, check_number
 else:
-    # Run as a file by the lab (faster start: the simulator package is not imported); see storage.py.
+    # Run as a file by the lab (faster start: the simulator package is not imported); see sqlite.py.
     from servers import (PortInUse, PrivateServer, ServerDied, ServerError,  # type: ignore[no-redef]
                          available, find_binary, register_needs_magic)
-    from storage import (MODES, READY, SERVICE_DB, ConsumerRun, LabError, _apply,  # type: ignore
+    from sqlite import (MODES, READY, SERVICE_DB, ConsumerRun, LabError, _apply,  # type: ignore
                          _check_dir, _closing, _connect, create_service, kill_and_restart, our_consumers,
                          processes_mentioning, run_to_end, verdict)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # semantics/: validation.py
     from validation import check_choice, check_int, check_number  # type: ignore[no-redef]
 
 __all__ = ["MODES", "NATS_URL_ENV", "INSTALL_HINT", "NatsServer", "NatsLab", "open_lab", "nats_available",
@@ -521,7 +522,7 @@ def run_jetstream_lab(lab: NatsLab, mode: str, *, n_messages: int = 60, kills: i
 # --------------------------------------------------------------------------- notebook support
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext semantics.jetstream`` registers ``%%needs_nats``: the cell runs when the lab can
+    """``%load_ext semantics.labs.jetstream`` registers ``%%needs_nats``: the cell runs when the lab can
     reach a NATS server, and otherwise prints why it was skipped (and how to install one)."""
     register_needs_magic(ipython, "needs_nats", nats_available)
 
@@ -539,7 +540,7 @@ def _check_name(name: str, value: Any) -> str:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python semantics/jetstream.py",
+    parser = argparse.ArgumentParser(prog="python semantics/labs/jetstream.py",
                                      description="The NATS JetStream lab's consumer (the process the lab crashes).")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("consume")
