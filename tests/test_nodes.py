@@ -3,6 +3,7 @@ atomic() commits durable writes and effects together or not at all."""
 
 import pytest
 
+import semantics
 from semantics import Faults, Node, crash_at_point, run
 from semantics.sim import protocols as P
 
@@ -120,3 +121,78 @@ def test_timers_replace_cancel_and_die_with_a_crash():
         faults=Faults(crash_times={"receiver": (10,)}, restart_after=50))
     # "c" (due at t=20) died with the crash; the restarted node's on_start set its timers again
     assert fired == [("a", 2.0), ("a", 62.0), ("c", 80.0)]
+
+
+# -- receipts: what apply() returns ---------------------------------------------------------------
+
+
+class Ledger(semantics.Node):
+    """Records the receipt of every apply, inside and outside atomic blocks."""
+
+    receipts: list = []
+
+    def on_message(self, msg_id, body):
+        self.receipts.append(("plain", self.apply(body)))
+        try:
+            with self.atomic():
+                self.receipts.append(("atomic", self.apply(body)))
+                self.receipts.append(("atomic", self.apply(body)))
+                if msg_id == "m1":
+                    raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+        self.ack(msg_id)
+
+
+def test_apply_returns_the_effects_position_in_the_nodes_ledger():
+    Ledger.receipts = []
+    report = semantics.run(P.FireAndForgetSender, Ledger, n_messages=2, trace=True)
+    # m1: plain 1, then an atomic block (2, 3) rolled back; m2: plain 2, atomic 3 and 4 committed
+    assert Ledger.receipts == [("plain", 1), ("atomic", 2), ("atomic", 3), ("plain", 2), ("atomic", 3), ("atomic", 4)]
+    assert [e.receipt for e in report.trace if e.kind == "effect"] == [1, 2, 3, 4]
+    assert report.effects == 4
+
+
+def test_a_reexecuted_message_gets_a_new_receipt():
+    class Counter(semantics.Node):
+        def on_message(self, msg_id, body):
+            self.apply(body)
+            self.ack(msg_id)
+
+    report = semantics.run(P.RetryingSender, Counter, n_messages=1, trace=True,
+                           link=semantics.Link(partitions=((0.5, 1.5),)))  # the first ack is lost
+    assert [e.receipt for e in report.trace if e.kind == "effect"] == [1, 2]
+
+
+# -- observe: the state of the run after every event ----------------------------------------------
+
+
+def test_observed_snapshots_follow_the_run():
+    snapshots = []
+    kwargs = dict(n_messages=3, link=semantics.Link(loss=0.3, ack_loss=0.3), faults=semantics.Faults(crash_prob=0.15),
+                  seed=3, trace=True)
+    report = semantics.run(P.RetryingSender, P.DeduplicatingReceiver, observe=snapshots.append, **kwargs)
+    assert report.trace == semantics.run(P.RetryingSender, P.DeduplicatingReceiver, **kwargs).trace  # observing changes nothing
+    assert report.crashes > 0 and snapshots
+    assert [s.events for s in snapshots] == sorted(s.events for s in snapshots)
+    trace = report.trace
+    for before, after in zip(snapshots, snapshots[1:]):
+        receiver_before, receiver_after = before.nodes["receiver"], after.nodes["receiver"]
+        if receiver_before.up and not receiver_after.up:
+            assert receiver_after.volatile == {}                                 # a crash wipes volatile state
+            assert receiver_after.durable == receiver_before.durable or any(     # ... and keeps durable state
+                e.kind == "effect" for e in trace[before.trace_length:after.trace_length])
+    last = snapshots[-1]
+    assert last.nodes["receiver"].durable == {("done", f"m{i}"): True for i in (1, 2, 3)}
+    assert last.nodes["receiver"].ledger == report.effects == 3
+    for s in snapshots:  # a copy in flight was sent, delivered, and has not arrived yet
+        for m in s.in_flight:
+            sends = [e for e in trace[:s.trace_length] if e.kind == "send" and e.wire == m.wire]
+            assert sends and sends[0].fate == "delivered" and sends[0].until == m.arrives and m.arrives >= s.time
+        for name, node in s.nodes.items():
+            assert all(due >= s.time for due in node.timers.values())
+
+
+def test_observe_must_be_callable():
+    with pytest.raises(TypeError, match="observe must be a function taking a Snapshot"):
+        semantics.run(P.RetryingSender, P.DeduplicatingReceiver, n_messages=1, observe="yes")

@@ -39,6 +39,7 @@ class Event:
     fate: str | None = None
     until: float | None = None
     text: str = ""
+    receipt: int | None = None  # effect: its position in the node's ledger (what ``apply`` returned)
 
 
 @dataclass(frozen=True, slots=True)

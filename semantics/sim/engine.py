@@ -41,7 +41,10 @@ class Engine:
     def schedule(self, delay: float, fn: Callable[[Any], None], arg: Any = None, *, background: bool = False) -> None:
         heapq.heappush(self.background if background else self.queue, (self.now + delay, next(self.order), fn, arg))
 
-    def run(self, on_idle: Callable[[], bool] | None = None) -> None:
+    def run(self, on_idle: Callable[[], bool] | None = None,
+            after_event: Callable[[], None] | None = None) -> None:
+        if after_event is not None:
+            return self._run_observed(on_idle, after_event)
         queue = self.queue
         background = self.background
         pop = heapq.heappop
@@ -63,3 +66,28 @@ class Engine:
                     return
         finally:
             self.events = min(count, budget)
+
+    def _run_observed(self, on_idle: Callable[[], bool] | None, after_event: Callable[[], None]) -> None:
+        """``run``, calling ``after_event()`` after every event and every ``on_idle`` that started
+        work (a separate loop, so that unobserved runs pay nothing for it)."""
+        queue = self.queue
+        background = self.background
+        pop = heapq.heappop
+        try:
+            while True:
+                while queue:
+                    if background and background[0] <= queue[0]:
+                        time, _, fn, arg = pop(background)
+                    else:
+                        time, _, fn, arg = pop(queue)
+                    self.now = time
+                    self.events += 1
+                    if self.events > self.max_events:
+                        raise EventBudgetExceeded(self.max_events)
+                    fn(arg)
+                    after_event()
+                if on_idle is None or not on_idle():
+                    return
+                after_event()
+        finally:
+            self.events = min(self.events, self.max_events)

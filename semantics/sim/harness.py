@@ -23,6 +23,7 @@ from .engine import Engine, EventBudgetExceeded
 from .faults import NO_FAULTS, Faults
 from .network import DELIVERED, LOST, PARTITIONED, Link
 from .nodes import Crashed, Durable, Node, Payload, freeze
+from .state import InFlight, NodeState, Snapshot, copied
 from ..validation import check_int, check_number
 
 SENDER, RECEIVER = "sender", "receiver"
@@ -43,7 +44,7 @@ class Host:
 
     __slots__ = ("run", "engine", "name", "factory", "node", "up", "incarnation", "timers",
                  "durable", "pending_effects", "peer", "points", "strikes", "crash_at", "backlog",
-                 "handler", "current", "point_labels", "watch", "mortal")
+                 "handler", "current", "point_labels", "watch", "mortal", "ledger")
 
     def __init__(self, run: "_Run", name: str, factory: NodeFactory) -> None:
         self.run = run
@@ -56,6 +57,7 @@ class Host:
         self.timers: dict = {}
         self.durable = Durable(self)
         self.pending_effects: list | None = None
+        self.ledger = 0  # effects this node has committed (its database's ledger: survives crashes)
         self.peer: str | None = None
         self.points = 0
         self.strikes = run.faults.strikes(name)
@@ -174,7 +176,7 @@ class Host:
         if self.watch:
             self.watch_point("cancel_timer", key)
 
-    def apply(self, body: Payload) -> None:
+    def apply(self, body: Payload) -> int:
         if not self.up:
             raise Crashed()
         if type(body) is not Payload:
@@ -182,20 +184,26 @@ class Host:
                             f"(a Payload), got {body!r} of type {type(body).__name__}")
         if self.pending_effects is not None:
             self.pending_effects.append(body)
+            receipt = self.ledger + len(self.pending_effects)
         elif self.run.trace is None:
             self.run.effects[body.logical] += 1
+            self.ledger = receipt = self.ledger + 1
         else:
-            self.record_effect(body)
+            receipt = self.record_effect(body)
         self.points += 1
         if self.watch:
             self.watch_point("apply", body)
+        return receipt
 
-    def record_effect(self, body: Payload) -> None:
+    def record_effect(self, body: Payload) -> int:
+        """Count one committed effect; its receipt is its position in this node's ledger."""
         run = self.run
         run.effects[body.logical] += 1
+        self.ledger = receipt = self.ledger + 1
         if run.trace is not None:
             run.trace.append(Event(self.engine.now, self.name, "effect", self.current, body.logical,
-                                   text=repr(body.content)))
+                                   text=repr(body.content), receipt=receipt))
+        return receipt
 
     def rolled_back(self, n_effects: int, exc_type: type) -> None:
         if self.run.trace is not None:
@@ -222,8 +230,9 @@ class _Run:
     def __init__(self, nodes: dict[str, NodeFactory], *, submit_to: str, n_messages: int, link: Link,
                  links: dict[frozenset, Link],
                  faults: Faults, seed: int, interval: float | None, contents: Sequence[Any],
-                 trace: bool, max_events: int) -> None:
+                 trace: bool, max_events: int, observe: Callable[[Snapshot], None] | None = None) -> None:
         self.engine = Engine(seed, max_events)
+        self.observe = observe
         self.link = link
         self.links = links  # per pair of nodes, overriding ``link``
         self.faults = faults
@@ -383,14 +392,17 @@ class _Run:
             timers.pop(key, None)
             host.points += 1
 
-        def apply(body: Payload) -> None:
+        def apply(body: Payload) -> int:
             if type(body) is not Payload:
                 host.apply(body)  # raises the error that says what apply takes
             if host.pending_effects is not None:
                 host.pending_effects.append(body)
+                receipt = host.ledger + len(host.pending_effects)
             else:
                 effects[body.logical] += 1
+                host.ledger = receipt = host.ledger + 1
             host.points += 1
+            return receipt
 
         return {"send": send, "ack": ack, "set_timer": set_timer, "cancel_timer": cancel_timer, "apply": apply}
 
@@ -517,6 +529,33 @@ class _Run:
             return True
         return False
 
+    def snapshot(self) -> Snapshot:
+        """The state of the run now (see ``semantics.sim.state``): for ``run(observe=...)``."""
+        due: dict[tuple[int, Hashable], float] = {}
+        flying = []
+        for time, _, fn, arg in sorted(self.queue):
+            if fn == self.fire_timer:
+                host, key, token = arg
+                if _hashable(key) and host.timers.get(key) == token:
+                    due[(id(host), key)] = time
+            elif fn == self.arrive_data:
+                src, dst, msg_id, _, logical, wire = arg
+                flying.append(InFlight(src, dst.name, DATA, copied(msg_id), logical, time, wire))
+            elif fn == self.arrive_ack:
+                src, dst, msg_id, logical, wire = arg
+                flying.append(InFlight(src, dst.name, ACK, copied(msg_id), logical, time, wire))
+        nodes = {}
+        for name, host in self.hosts.items():
+            volatile = {}
+            if host.up and host.node is not None:
+                volatile = {k: copied(v) for k, v in vars(host.node).items()
+                            if not k.startswith("_") and k not in _STEPS} if hasattr(host.node, "__dict__") else {}
+            timers = {key: due[(id(host), key)] for key in host.timers if _hashable(key) and (id(host), key) in due}
+            nodes[name] = NodeState(name, host.up, host.incarnation, volatile,
+                                    {copied(k): copied(v) for k, v in host.durable._data.items()}, timers, host.ledger)
+        return Snapshot(self.engine.now, self.engine.events, len(self.trace) if self.trace is not None else 0,
+                        nodes, tuple(flying))
+
     def execute(self, wall_clock: float | None) -> Report:
         self.status, self.problem, self.error_trace = "ok", None, None
         for name, times in self.faults.crash_times.items():
@@ -533,7 +572,11 @@ class _Run:
                     self.start(host)
                 if self.interval is not None and self.n:
                     self.submit_next()
-                self.engine.run(self.on_idle)
+                if self.observe is None:
+                    self.engine.run(self.on_idle)
+                else:
+                    observe = self.observe
+                    self.engine.run(self.on_idle, lambda: observe(self.snapshot()))
             except _Stop:
                 self.status = "error"
             except EventBudgetExceeded:
@@ -618,6 +661,7 @@ def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *,
         faults: Faults | None = None, seed: int = 0,
         interval: float | None = None, contents: Sequence[Any] | None = None, trace: bool = False,
         max_events: int | None = None, wall_clock: float | None = 10.0,
+        observe: Callable[[Snapshot], None] | None = None,
         others: dict[str, type[Node] | NodeFactory] | None = None) -> Report:
     """Run ``n_messages`` logical messages from ``sender`` to ``receiver`` and count their effects.
 
@@ -631,9 +675,13 @@ def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *,
     trace:       keep the full event trace (for diagrams and counterexamples; slower).
     max_events:  stop a run that processes more events (default: 10,000 + 500 per message).
     wall_clock:  stop protocol code that runs longer than this many seconds of real time (None: no limit).
+    observe:     called with a ``Snapshot`` (``semantics.sim.state``) after every event: each node's
+                 volatile and durable state and timers, the messages in flight (slower; small runs).
     """
     n = check_int("n_messages", n_messages, low=0, high=10_000_000)
     seed = check_int("seed", seed, low=0)
+    if observe is not None and not callable(observe):
+        raise TypeError(f"observe must be a function taking a Snapshot (or None), got {observe!r}")
     if link is None:
         link = Link()
     elif not isinstance(link, Link):
@@ -668,4 +716,4 @@ def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *,
             if name not in nodes:
                 raise ValueError(f"links names node {name!r}; nodes are {', '.join(map(repr, nodes))}")
     return _Run(nodes, submit_to=SENDER, n_messages=n, link=link, links=pair_links, faults=faults, seed=seed, interval=interval,
-                contents=contents, trace=trace, max_events=max_events).execute(wall_clock)
+                contents=contents, trace=trace, max_events=max_events, observe=observe).execute(wall_clock)

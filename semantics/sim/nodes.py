@@ -14,7 +14,7 @@ and act through a handful of calls, each of which is one *step*::
     ack(msg_id)                  acknowledge the message being handled (to ``self.peer``)
     set_timer(key, after)        call ``on_timer(key)`` after ``after`` time units
     cancel_timer(key)
-    apply(body)                  apply the message's *effect*: what the checker counts
+    apply(body)                  apply the message's *effect*: what the checker counts (returns its receipt)
     durable[key] = value         write durable state (``del durable[key]`` too)
     with atomic(): ...           durable writes and effects inside commit together, or not at all
 
@@ -208,9 +208,14 @@ class Node:
         """Cancel the timer ``key`` (no error if there is none)."""
         self._host.cancel_timer(key)
 
-    def apply(self, body: Payload) -> None:
-        """Apply the effect of the message whose body is ``body``: the thing that must happen once."""
-        self._host.apply(body)
+    def apply(self, body: Payload) -> int:
+        """Apply the effect of the message whose body is ``body``: the thing that must happen once.
+
+        Returns the effect's *receipt*: its position in this node's ledger (1 for the node's first
+        committed effect, 2 for the next...), what a real operation would answer (a new balance, an
+        order number). Executing a message again gives a new receipt: a reply cache must keep the
+        first one. Inside ``atomic()`` the receipt is the one the effect gets if the block commits."""
+        return self._host.apply(body)
 
     def atomic(self) -> "Atomic":
         """``with self.atomic():`` durable writes and effects inside commit together or not at all."""
