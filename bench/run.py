@@ -1,6 +1,7 @@
 """make bench: every benchmark of the course, one after the other, figures and ratios printed.
 
-Each bench/bench_*.py module has a main(); they run in one process, in name order."""
+Each bench/bench_*.py module has a main(); they run in one process, in name order. A main() may
+return its headline figures (a dict name -> text); they are printed side by side at the end."""
 
 from __future__ import annotations
 
@@ -16,11 +17,19 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     import matplotlib
     matplotlib.use("Agg")
+    headlines: dict[str, object] = {}
     for path in sorted(HERE.glob("bench_*.py")):
         print(f"== {path.stem}")
         started = time.perf_counter()
-        importlib.import_module(path.stem).main()
+        figures = importlib.import_module(path.stem).main()
+        if isinstance(figures, dict):
+            headlines.update(figures)
         print(f"   ({time.perf_counter() - started:.1f} s)\n", flush=True)
+    if headlines:
+        print("== side by side")
+        width = max(map(len, headlines))
+        for name, value in headlines.items():
+            print(f"  {name:<{width}}  {value}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The Redis Streams lab against a real redis-server: pending entries, no automatic redelivery,
-XAUTOCLAIM after an idle time, NOACK losses, the idempotent consumer's exactly-once effects under
+"""The Redis Streams lab against a real redis-server: pending entries, no automatic redelivery, a
+consumer restarted under its name getting its own pending entries back by reading from id 0,
+XAUTOCLAIM by another consumer after an idle time, NOACK losses, the idempotent consumer's exactly-once effects under
 SIGKILLs; clear messages for a missing binary and a server dying mid-lab; and no redis-server or
 consumer process left behind. (A port in use, stop and a SIGKILLed owner: tests/test_servers.py.)"""
 
@@ -110,6 +111,43 @@ def test_crash_between_effect_and_xack_then_xautoclaim_duplicates(lab):
     assert t.balance > t.expected_balance
 
 
+def test_a_consumer_restarted_under_its_name_reads_its_own_pending_entries_from_id_0(lab):
+    """XREADGROUP with an id other than ">" returns the asking consumer's own pending entries (redis
+    docs, XREADGROUP): the restarted bob gets back what he read and never acknowledged, at once (no
+    idle time), each re-read counted as a delivery; the entry he had applied takes effect twice."""
+    stream, prefix = fresh(lab, "history", n=5)
+    assert broker.run_consumer(lab, prefix=prefix, stream=stream, group="g", consumer="bob", mode="plain", count=5,
+                               batches=1, crash_in_window=2).killed
+    # Another name sees none of them, neither as new entries nor as its own history.
+    assert lab.call("xreadgroup", "g", "dave", {stream: ">"}) == []
+    assert lab.call("xreadgroup", "g", "dave", {stream: "0"})[0][1] == []
+    # bob's own history, one entry at a time, from id 0 then from the last id read:
+    first = lab.call("xreadgroup", "g", "bob", {stream: "0"}, count=1)[0][1]
+    assert [f["msg"] for _, f in first] == ["2"]
+    pending = lab.call("xpending_range", stream, "g", "-", "+", 10)
+    assert [(p["message_id"] == first[0][0], p["times_delivered"]) for p in pending] == [
+        (True, 2), (False, 1), (False, 1), (False, 1)]                  # the re-read counted as a delivery
+    rest = lab.call("xreadgroup", "g", "bob", {stream: first[0][0]})[0][1]
+    assert [f["msg"] for _, f in rest] == ["3", "4", "5"]
+    # The restarted process (from_history) does the same, processes them and goes on to ">".
+    run = broker.run_consumer(lab, prefix=prefix, stream=stream, group="g", consumer="bob", mode="plain",
+                              from_history=True, count=2)
+    assert not run.killed
+    t = broker.tally(lab, stream, "g", prefix)
+    assert (t.lost, t.once, t.duplicated, t.pending) == (0, 4, 1, 0)   # entry 2: effect twice: at-least-once
+    assert lab.call("xreadgroup", "g", "bob", {stream: "0"})[0][1] == []
+
+
+def test_a_consumer_restarted_under_a_new_name_leaves_the_old_entries_pending(lab):
+    stream, prefix = fresh(lab, "newname", n=3)
+    assert broker.run_consumer(lab, prefix=prefix, stream=stream, group="g", consumer="bob-1", mode="plain", count=3,
+                               batches=1, crash_in_window=1).killed
+    broker.run_consumer(lab, prefix=prefix, stream=stream, group="g", consumer="bob-2", mode="plain",
+                        from_history=True, count=3)
+    t = broker.tally(lab, stream, "g", prefix)
+    assert (t.pending, t.once, t.lost) == (3, 1, 2)                  # nothing came back: 3 wait for a claim
+
+
 def test_idempotent_consumer_survives_the_same_crash_with_one_effect_each(lab):
     stream, prefix = fresh(lab, "idem", n=4)
     assert broker.run_consumer(lab, prefix=prefix, stream=stream, group="g", consumer="bob", mode="idempotent", count=4,
@@ -137,10 +175,11 @@ def test_kill_loop_idempotent_gives_exactly_once_effects(lab):
 
 @pytest.mark.slow
 def test_kill_loop_shows_duplicates_with_plain_acks_and_losses_with_noack(lab):
-    plain = broker.run_broker_lab(lab, "plain", n_messages=200, kills=20, seed=5)
+    runs = broker.compare_modes(lab, ("plain", "noack"), n_messages=200, kills=20, seed=5)   # side by side
+    plain, noack = runs["plain"], runs["noack"]
     assert plain.kills == 20 and plain.tally.duplicated > 0 and plain.tally.lost == 0, plain.summary()
-    noack = broker.run_broker_lab(lab, "noack", n_messages=200, kills=20, seed=5)
     assert noack.kills == 20 and noack.tally.lost > 0 and noack.tally.duplicated == 0, noack.summary()
+    assert broker.our_consumers() == []
 
 
 # ---------------------------------------------------------------- durability of the server itself
@@ -225,3 +264,11 @@ def test_lab_functions_check_their_arguments(lab):
         broker.consumer_command(lab, stream="s", group="g", consumer="c", mode="plain", crash_in_window=0)
     with pytest.raises(ValueError, match="kills must be an integer"):
         broker.run_broker_lab(lab, "plain", kills=-1)
+    with pytest.raises(TypeError, match="from_history must be True or False"):
+        broker.consumer_command(lab, stream="s", group="g", consumer="c", mode="plain", from_history="yes")
+    with pytest.raises(ValueError, match="modes must not repeat a mode"):
+        broker.compare_modes(lab, ("plain", "plain"))
+    with pytest.raises(TypeError, match="modes must be a non-empty sequence"):
+        broker.compare_modes(lab, "plain")
+    with pytest.raises(TypeError, match="lab must be the Lab"):
+        broker.compare_modes("redis://x")

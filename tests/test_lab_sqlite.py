@@ -1,5 +1,6 @@
 """The SQLite durability lab under real SIGKILLs: the inbox gives exactly-once effects over 100+
-kills, and the harness is shown to see failures (naive duplicates, ack-first loses).
+kills, and the harness is shown to see failures (naive duplicates, ack-first loses), with the three
+modes' kill loops side by side (each in a launcher process that forks the consumer's incarnations).
 Also: clear errors, argument checks, and no consumer process outliving its harness."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -29,12 +31,9 @@ def no_consumer_outlives_this_module(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    out = {}
-    for mode in storage.MODES:
-        d = tmp_path_factory.mktemp(f"sqlite-{mode}")
-        out[mode] = run_lab(mode, n_messages=N_MESSAGES, kills=KILLS, seed=11, directory=d)
-        assert processes_mentioning(str(d)) == [], f"{mode}: a consumer outlived the harness"
+def results():
+    out = storage.compare_modes(n_messages=N_MESSAGES, kills=KILLS, seed=11)
+    assert storage.our_consumers() == [], "a consumer or launcher outlived the harness"
     return out
 
 
@@ -79,6 +78,34 @@ def test_harness_sees_losses_in_ack_first_mode(results):
     assert "losses seen" in r.verdict()
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads parent pids from /proc")
+def test_the_modes_run_side_by_side_each_on_its_own_queue():
+    """compare_modes starts the three launchers before it waits for any: all three run at once."""
+    seen, stop = [], threading.Event()
+
+    def parent(pid):
+        try:
+            return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            return None
+
+    def watch():       # the launchers are our children (their incarnations show the same command line)
+        while not stop.is_set():
+            seen.append(sum(parent(p) == os.getpid() for p in processes_mentioning("harness.py launch --module sqlite ")))
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        out = storage.compare_modes(n_messages=40, kills=0, pause=0.02, seed=2)   # each run: 40 x 20 ms asleep
+    finally:
+        stop.set()
+        watcher.join()
+    assert list(out) == list(storage.MODES)
+    assert all((r.n_messages, r.once, r.starts, r.unacked) == (40, 40, 1, 0) for r in out.values())
+    assert max(seen) == 3, f"launchers seen alive at once: {sorted(set(seen))}"
+
+
 def test_without_kills_every_mode_is_exactly_once(tmp_path):
     for mode in storage.MODES:
         r = run_lab(mode, n_messages=20, kills=0, directory=tmp_path)
@@ -119,6 +146,23 @@ def test_a_consumer_that_never_starts_is_reported(tmp_path):
     cmd = [sys.executable, "-c", "import sys; sys.exit('cannot open database')"]
     with pytest.raises(LabError, match=r"(?s)did not start \(exit code 1.*cannot open database"):
         storage.kill_and_restart(cmd, kills=3, max_delay=0.01)
+
+
+def test_a_forked_consumer_failing_on_its_own_is_reported_with_its_error(tmp_path):
+    """The launcher's incarnations report like fresh programs: here the queue's table is missing."""
+    cmd = storage._consumer_command(tmp_path, "naive", 0.0)
+    with pytest.raises(LabError, match=r"(?s)failed on its own \(exit code 1\):.*no such table: queue"):
+        storage.start_kill_loop(cmd, kills=0, max_delay=0.01, what="naive consumer").result()
+    with pytest.raises(LabError, match=r"(?s)did not start \(exit code 2.*invalid choice: 'bogus'"):
+        storage.start_kill_loop(cmd[:5] + ["bogus"] + cmd[6:], kills=3, max_delay=0.01).result()
+    assert storage.our_consumers() == []
+
+
+def test_the_launcher_runs_only_the_labs_own_consumers(tmp_path):
+    with pytest.raises(ValueError, match="command must run one of the labs' consumers"):
+        storage.start_kill_loop([sys.executable, "-c", "print('ready')"], kills=0, max_delay=0.01)
+    with pytest.raises(ValueError, match=r"max_delay must be in \(0, 10\]"):
+        storage.start_kill_loop(storage._consumer_command(tmp_path, "naive", 0.0), kills=0, max_delay=0)
 
 
 def test_timeout_stops_the_run_and_leaves_no_process(tmp_path):
@@ -190,5 +234,9 @@ def test_other_public_functions_check_their_arguments(tmp_path):
         storage.compare_modes(["naive", "nope"], n_messages=1, kills=0)
     with pytest.raises(TypeError, match="modes"):
         storage.compare_modes("naive")
+    with pytest.raises(ValueError, match="modes must not repeat a mode"):
+        storage.compare_modes(["inbox", "inbox"], n_messages=1, kills=0)
+    with pytest.raises(ValueError, match="kills must be an integer"):
+        storage.compare_modes(kills=-1)
     with pytest.raises(TypeError, match="text"):
         processes_mentioning("")

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -77,21 +78,28 @@ def test_stop_is_idempotent_and_removes_the_directory(kind):
 
 
 @pytest.mark.parametrize("kind", SERVERS)
-def test_no_server_outlives_a_sigkilled_python_process(kind):
-    """A kernel killed mid-lab runs no finally and no atexit; the server must still go."""
+def test_no_server_outlives_a_sigkilled_python_process_and_its_directory_goes_at_the_next_start(
+        kind, tmp_path, monkeypatch):
+    """A kernel killed mid-lab runs no finally and no atexit; the server must still go, and the
+    directory it leaves (the server's files) is swept when the next server starts."""
     if not shutil.which("setpriv"):
         pytest.skip("setpriv (util-linux) not installed: the parent-death signal is not available")
+    base = tmp_path / "tmp"                 # a temporary folder of our own: sweep nobody else's
+    base.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(base))
     cls = KINDS[kind][0]
     script = textwrap.dedent(f"""
         import time
         from {cls.__module__} import {cls.__name__}
         s = {cls.__name__}().start()
-        print(s.port, flush=True)
+        print(s.port, s.directory, flush=True)
         time.sleep(60)
     """)
-    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "TMPDIR": str(base)})
     try:
-        port = int(owner.stdout.readline())
+        port, directory = owner.stdout.readline().split()
+        port = int(port)
         assert leftovers(kind, port)
         owner.kill()
         owner.wait()
@@ -99,11 +107,16 @@ def test_no_server_outlives_a_sigkilled_python_process(kind):
         while leftovers(kind, port) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert leftovers(kind, port) == []
+        assert pathlib.Path(directory).is_dir()                  # left behind by the dead owner
+        with cls() as server:                                    # the next start sweeps it
+            assert not pathlib.Path(directory).exists()
+            assert server.directory.parent == base
     finally:
         if owner.poll() is None:
             owner.kill()
             owner.wait()
         owner.stdout.close()
+    assert list(base.iterdir()) == []
 
 
 @pytest.mark.parametrize("kind", [pytest.param(k, id=k, marks=getattr(pytest.mark, k)) for k in NOTEBOOKS])

@@ -9,7 +9,7 @@ a thread, so notebook cells call plain functions, and every call has a timeout.
 
 A consumer (``python semantics/labs/jetstream.py consume ...``, a child process so that SIGKILL is
 real) fetches from a durable pull consumer with explicit acks, applies each deposit to a SQLite
-service database (``storage.create_service``: the SQLite lab's account, ledger and inbox) and
+service database (``sqlite.create_service``: the SQLite lab's account, ledger and inbox) and
 acknowledges with a double ack (``ack_sync``: it waits for the server's confirmation):
 
 - ``naive``: effect, then ack. A kill between them: the server redelivers after AckWait: duplicates.
@@ -29,7 +29,6 @@ import random
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -37,25 +36,29 @@ from pathlib import Path
 from typing import Any, Sequence
 
 if __package__:
+    from .harness import (READY, ConsumerRun, KillLoop, LabError, our_consumers, processes_mentioning,  # noqa: F401
+                          run_to_end, start_kill_loop)
     from .servers import (PortInUse, PrivateServer, ServerDied, ServerError, available, find_binary,
                           register_needs_magic)
-    from .sqlite import (MODES, READY, SERVICE_DB, ConsumerRun, LabError, _apply, _check_dir, _closing,
-                          _connect, create_service, kill_and_restart, our_consumers, processes_mentioning,
-                          run_to_end, verdict)
+    from .sqlite import MODES, SERVICE_DB, _apply, _check_dir, _closing, _connect, create_service, verdict
+    from .tempdirs import LabDirectory
     from ..validation import check_choice, check_int, check_number
 else:
     # Run as a file by the lab (faster start: the simulator package is not imported); see sqlite.py.
+    from harness import (READY, ConsumerRun, KillLoop, LabError, our_consumers,  # type: ignore  # noqa: F401
+                         processes_mentioning, run_to_end, start_kill_loop)
     from servers import (PortInUse, PrivateServer, ServerDied, ServerError,  # type: ignore[no-redef]
                          available, find_binary, register_needs_magic)
-    from sqlite import (MODES, READY, SERVICE_DB, ConsumerRun, LabError, _apply,  # type: ignore
-                         _check_dir, _closing, _connect, create_service, kill_and_restart, our_consumers,
-                         processes_mentioning, run_to_end, verdict)
+    from sqlite import (MODES, SERVICE_DB, _apply, _check_dir, _closing, _connect,  # type: ignore
+                        create_service, verdict)
+    from tempdirs import LabDirectory  # type: ignore[no-redef]
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # semantics/: validation.py
     from validation import check_choice, check_int, check_number  # type: ignore[no-redef]
 
 __all__ = ["MODES", "NATS_URL_ENV", "INSTALL_HINT", "NatsServer", "NatsLab", "open_lab", "nats_available",
-           "produce", "publish_schedule", "run_consumer", "run_jetstream_lab", "tally", "our_consumers",
-           "processes_mentioning", "JetStreamError", "NatsUnavailable", "PortInUse", "ServerDied", "LabError"]
+           "produce", "publish_schedule", "run_consumer", "run_jetstream_lab", "compare_modes", "tally",
+           "service_directory", "our_consumers", "processes_mentioning", "JetStreamError", "NatsUnavailable",
+           "PortInUse", "ServerDied", "LabError"]
 
 NATS_URL_ENV = "COURSE_NATS_URL"
 INSTALL_HINT = ("Install it with `sudo apt-get install nats-server` (Debian/Ubuntu), "
@@ -63,6 +66,8 @@ INSTALL_HINT = ("Install it with `sudo apt-get install nats-server` (Debian/Ubun
                 f"or set {NATS_URL_ENV}=nats://HOST:PORT to use a server you already run (with JetStream enabled).")
 ORPHANED = 3
 DURABLE = "workers"
+#: What the consumer imports, loaded once by the kill loop's launcher (see harness.py).
+CONSUMER_IMPORTS = ("nats", "nats.js", "nats.errors")
 
 
 class JetStreamError(ServerError):
@@ -322,12 +327,14 @@ def produce(lab: NatsLab, name: str, n_messages: int, *, seed: int = 0) -> list[
 
 @dataclass(frozen=True)
 class Attempt:
-    """One publish attempt of a producer that retries: when (s after the first), which id, the PubAck."""
+    """One publish attempt of a producer that retries: when (s on the schedule), which id, the PubAck;
+    ``late``: how much later than scheduled it was sent (s; a busy machine delays a little)."""
 
     at: float
     msg_id: str
     seq: int
     duplicate: bool
+    late: float = 0.0
 
     def line(self) -> str:
         return (f"t = {self.at:4.1f} s  {self.msg_id}: stored at seq {self.seq}"
@@ -336,8 +343,13 @@ class Attempt:
 
 def publish_schedule(lab: NatsLab, name: str, schedule: dict[str, Sequence[float]]) -> list[Attempt]:
     """A producer that never sees its acks (as if each were lost) and retries: publish each message
-    id of ``schedule`` at each of its times (s after the start, the first attempt at 0), with the
-    same ``Nats-Msg-Id`` every time. Return the attempts in time order with the server's answers."""
+    id of ``schedule`` at each of its times, with the same ``Nats-Msg-Id`` every time. Return the
+    attempts in time order with the server's answers.
+
+    The attempts at time 0 go first; the clock of the schedule starts when the server has
+    acknowledged all of them, so each id was stored *before* time 0: an attempt at ``t`` reaches
+    the server at least ``t`` s after the id was stored (later, on a busy machine, never sooner).
+    """
     _check_lab(lab)
     if not isinstance(schedule, dict) or not schedule:
         raise TypeError(f"schedule must be a non-empty dict msg_id -> list of times, got {schedule!r}")
@@ -349,14 +361,26 @@ def publish_schedule(lab: NatsLab, name: str, schedule: dict[str, Sequence[float
     plan.sort()
 
     async def run() -> list[Attempt]:
-        start, out = time.monotonic(), []
+        out, start = [], None
         for at, msg_id in plan:
-            await asyncio.sleep(max(0.0, at - (time.monotonic() - start)))
+            if at > 0 and start is None:
+                start = time.monotonic()         # every attempt at time 0 is acknowledged: stored
+            wait = 0.0 if start is None else at - (time.monotonic() - start)
+            await asyncio.sleep(max(0.0, wait))
             ack = await lab.js.publish(lab.subject(name), msg_id.encode(), headers={"Nats-Msg-Id": msg_id})
-            out.append(Attempt(at=at, msg_id=msg_id, seq=ack.seq, duplicate=bool(ack.duplicate)))
+            out.append(Attempt(at=at, msg_id=msg_id, seq=ack.seq, duplicate=bool(ack.duplicate), late=max(0.0, -wait)))
         return out
 
     return lab.run(run(), what="the publish schedule", timeout=plan[-1][0] + lab.timeout)
+
+
+def service_directory() -> LabDirectory:
+    """A fresh temporary directory holding the consumer's service database (the SQLite lab's account,
+    ledger and inbox); ``.name`` is its path, ``.cleanup()`` removes it. If the kernel dies, the next
+    lab start sweeps it (``tempdirs``)."""
+    directory = LabDirectory("nats-service")
+    create_service(directory.name)
+    return directory
 
 
 # --------------------------------------------------------------------------- the consumer
@@ -498,25 +522,54 @@ def run_jetstream_lab(lab: NatsLab, mode: str, *, n_messages: int = 60, kills: i
     durable pull consumer (AckWait ``ack_wait`` s); a consumer in ``mode`` SIGKILLed ``kills``
     times at seeded random moments and restarted; the last one runs until every message is
     acknowledged (the server redelivers what the killed ones left unacknowledged)."""
+    return compare_modes(lab, (mode,), n_messages=n_messages, kills=kills, max_delay=max_delay, pause=pause,
+                         ack_wait=ack_wait, seed=seed, timeout=timeout)[mode]
+
+
+def compare_modes(lab: NatsLab, modes: Sequence[str] = MODES, *, n_messages: int = 60, kills: int = 10,
+                  max_delay: float = 0.05, pause: float = 0.005, ack_wait: float = 1.0, seed: int = 0,
+                  timeout: float = 120.0) -> dict[str, JetStreamResult]:
+    """``run_jetstream_lab`` for each mode with the same settings (and seed), the modes side by side
+    (each kill loop in its own launcher process, on its own stream and service database)."""
     _check_lab(lab)
-    mode = check_choice("mode", mode, MODES)
+    if isinstance(modes, str) or not isinstance(modes, Sequence) or not modes:
+        raise TypeError(f"modes must be a non-empty sequence of {', '.join(map(repr, MODES))}; got {modes!r}")
+    modes = [check_choice("mode", m, MODES) for m in modes]
+    if len(set(modes)) != len(modes):
+        raise ValueError(f"modes must not repeat a mode, got {modes!r}")
+    n_messages = check_int("n_messages", n_messages, low=1, high=100_000)
     kills = check_int("kills", kills, low=0, high=10_000)
-    name = f"kill-{mode}-{seed}"
-    lab.add_stream(name)
-    amounts = produce(lab, name, n_messages, seed=seed)
-    lab.add_consumer(name, ack_wait=ack_wait)
-    with tempfile.TemporaryDirectory(prefix=f"course-nats-{mode}-") as tmp:
-        create_service(tmp)
-        cmd = consumer_command(lab, name, directory=tmp, mode=mode, pause=pause)
-        start = time.monotonic()
-        try:
-            done, starts = kill_and_restart(cmd, kills=kills, max_delay=max_delay, seed=seed, timeout=timeout,
-                                            what=f"{mode} JetStream consumer")
-        except LabError:
-            lab._check_server()         # a dead server explains the failure better
-            raise
-        return tally(lab, name, tmp, amounts, mode=mode, kills=done, starts=starts,
-                     seconds=time.monotonic() - start)
+    max_delay = check_number("max_delay", max_delay, low=0.0, high=10.0, low_open=True)
+    pause = check_number("pause", pause, low=0.0, high=1.0)
+    seed = check_int("seed", seed, low=0)
+    timeout = check_number("timeout", timeout, low=0.0, low_open=True)
+    runs: dict[str, tuple[str, list[int], LabDirectory, KillLoop]] = {}
+    try:
+        for mode in modes:
+            name = f"kill-{mode}-{seed}"
+            lab.add_stream(name)
+            amounts = produce(lab, name, n_messages, seed=seed)
+            lab.add_consumer(name, ack_wait=ack_wait)
+            service = service_directory()
+            cmd = consumer_command(lab, name, directory=service.name, mode=mode, pause=pause)
+            loop = start_kill_loop(cmd, kills=kills, max_delay=max_delay, seed=seed, timeout=timeout,
+                                   what=f"{mode} JetStream consumer")
+            service.add_user(loop.pid)
+            runs[mode] = (name, amounts, service, loop)
+        results = {}
+        for mode, (name, amounts, service, loop) in runs.items():
+            try:
+                done, starts = loop.result()
+            except LabError:
+                lab._check_server()         # a dead server explains the failure better
+                raise
+            results[mode] = tally(lab, name, service.name, amounts, mode=mode, kills=done, starts=starts,
+                                  seconds=loop.seconds)
+        return results
+    finally:
+        for _, _, service, loop in runs.values():
+            loop.stop()
+            service.cleanup()
 
 
 # --------------------------------------------------------------------------- notebook support

@@ -6,12 +6,15 @@ and stops it (process group, atexit, and the parent-death signal when ``setpriv`
 server outlives its notebook or test). ``open_lab`` uses the server named by ``COURSE_REDIS_URL``
 when that variable is set, and otherwise starts a private one.
 
-A consumer (``python -m semantics.labs.redis_streams consume ...``, or the file itself, which starts faster;
-run in a child process so that SIGKILL is real) reads a consumer group with XREADGROUP, applies each entry's effect (a deposit: a balance
+A consumer (``python semantics/labs/redis_streams.py consume ...``, a child process so that SIGKILL
+is real) reads a consumer group with XREADGROUP, applies each entry's effect (a deposit: a balance
 plus a per-message effect counter, the lab's measuring instrument) and acknowledges with XACK:
 
 - ``plain``: effect, then XACK: at-least-once. A crash between them leaves the entry in the
-  pending entries list; nothing redelivers it until a consumer claims it (XAUTOCLAIM): duplicates.
+  pending entries list (PEL). Redis never pushes it again by itself; it comes back when a consumer
+  asks: the same consumer, restarted under its name, reading its own PEL with XREADGROUP and id
+  ``0`` (``from_history``), or another consumer taking it over with XCLAIM / XAUTOCLAIM once idle
+  for a minimum time (``claim_idle_ms``). Either way: duplicates.
 - ``noack``: XREADGROUP NOACK (delivery counts as acknowledgement), then the effect: at-most-once.
   A crash between them: losses.
 - ``idempotent``: a Lua script adds the entry id to a "processed" set and applies the effect only if
@@ -30,19 +33,21 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 if __package__:
-    from .sqlite import (READY, ConsumerRun, LabError, kill_and_restart, our_consumers,
-                          processes_mentioning, run_to_end, verdict)
+    from .harness import (READY, ConsumerRun, KillLoop, LabError, our_consumers, processes_mentioning,  # noqa: F401
+                          run_to_end, start_kill_loop)
+    from .sqlite import verdict
     from . import servers
     from .servers import (PrivateServer, ServerError, available, find_binary, free_port,  # noqa: F401
                           port_in_use, register_needs_magic)
     from ..validation import check_choice, check_int, check_number
 else:
     # Run as a file by the lab (faster start: the simulator package is not imported); see sqlite.py.
-    from sqlite import (READY, ConsumerRun, LabError, kill_and_restart, run_to_end,  # type: ignore
-                         our_consumers, processes_mentioning, verdict)
+    from harness import (READY, ConsumerRun, KillLoop, LabError, our_consumers,  # type: ignore  # noqa: F401
+                         processes_mentioning, run_to_end, start_kill_loop)
+    from sqlite import verdict  # type: ignore[no-redef]
     import servers  # type: ignore[no-redef]
     from servers import (PrivateServer, ServerError, available, find_binary, free_port,  # type: ignore  # noqa: F401
                          port_in_use, register_needs_magic)
@@ -55,6 +60,8 @@ INSTALL_HINT = ("Install it with `sudo apt-get install redis-server` (Debian/Ubu
                 "`conda install -c conda-forge redis-server` (conda, Binder) or `brew install redis` (macOS), "
                 f"or set {REDIS_URL_ENV}=redis://HOST:PORT/0 to use a server you already run.")
 ORPHANED = 3
+#: What the consumer imports, loaded once by the kill loop's launcher (see harness.py).
+CONSUMER_IMPORTS = ("redis",)
 
 # The idempotent consumer's atomic step: remember the entry id and apply the effect, or neither.
 # KEYS: processed set, balance, effects hash, suppressed counter; ARGV: entry id, amount, message id.
@@ -253,13 +260,17 @@ def tally(lab: Lab, stream: str, group: str, prefix: str) -> StreamTally:
 # --------------------------------------------------------------------------- the consumer
 
 def consume(url: str, *, stream: str, group: str, consumer: str, mode: str, prefix: str, count: int = 1,
-            pause: float = 0.0, claim_idle_ms: int | None = None, crash_in_window: int | None = None,
-            parent_pid: int | None = None, announce: bool = False, batches: int | None = None) -> int:
+            pause: float = 0.0, claim_idle_ms: int | None = None, from_history: bool = False,
+            crash_in_window: int | None = None, parent_pid: int | None = None, announce: bool = False,
+            batches: int | None = None) -> int:
     """Process entries of ``group`` as ``consumer`` in ``mode``; return how many it handled.
 
-    First, when ``claim_idle_ms`` is set, XAUTOCLAIM every pending entry idle at least that long
-    (entries a crashed consumer left behind); then XREADGROUP new entries (">"), ``count`` per
-    call, until none are left (or after ``batches`` calls). ``crash_in_window=k`` SIGKILLs this
+    First, with ``from_history``, the entries pending for ``consumer`` itself (what its previous
+    incarnation read and did not acknowledge): XREADGROUP with id ``0``, then with the id of the
+    last entry returned, until a reply is empty (the recovery loop of the XREADGROUP reference).
+    Then, when ``claim_idle_ms`` is set, XAUTOCLAIM every pending entry idle at least that long
+    (entries another, crashed, consumer left behind). Then XREADGROUP new entries (">"), ``count``
+    per call, until none are left (or after ``batches`` calls). ``crash_in_window=k`` SIGKILLs this
     process inside the failure window of the k-th entry (between effect and XACK; with noack,
     between delivery and effect): a deterministic crash point for the notebook.
     """
@@ -295,6 +306,20 @@ def consume(url: str, *, stream: str, group: str, consumer: str, mode: str, pref
             window()
             r.xack(stream, group, entry_id)
 
+    if from_history:
+        last = "0"
+        while True:
+            if parent_pid is not None and os.getppid() != parent_pid:
+                raise SystemExit(ORPHANED)
+            reply = r.xreadgroup(group, consumer, {stream: last}, count=count)
+            entries = reply[0][1] if reply else []
+            if not entries:
+                break                                 # its own pending list is done: on to ">"
+            for entry_id, fields in entries:
+                last = entry_id
+                if fields:                            # None/empty: trimmed entry
+                    handle(entry_id, fields)
+                    handled += 1
     if claim_idle_ms is not None:
         start = "0-0"
         while True:
@@ -346,8 +371,9 @@ def _apply(r: Any, balance: str, effects: str, msg: str, amount: int) -> None:
 
 
 def consumer_command(lab: Lab, *, stream: str, group: str, consumer: str, mode: str, count: int = 1,
-                     pause: float = 0.0, claim_idle_ms: int | None = None, crash_in_window: int | None = None,
-                     batches: int | None = None, prefix: str | None = None) -> list[str]:
+                     pause: float = 0.0, claim_idle_ms: int | None = None, from_history: bool = False,
+                     crash_in_window: int | None = None, batches: int | None = None,
+                     prefix: str | None = None) -> list[str]:
     """The command line of a consumer child process (what ``run_consumer`` and the kill loop start).
     ``prefix`` names the consumer's keys (``{prefix}balance``, ``effects``, ``processed``); default lab.prefix."""
     mode = check_choice("mode", mode, MODES)
@@ -360,6 +386,10 @@ def consumer_command(lab: Lab, *, stream: str, group: str, consumer: str, mode: 
            "--pause", repr(check_number("pause", pause, low=0.0, high=1.0)), "--parent-pid", str(os.getpid())]
     if claim_idle_ms is not None:
         cmd += ["--claim-idle-ms", str(check_int("claim_idle_ms", claim_idle_ms, low=0))]
+    if not isinstance(from_history, bool):
+        raise TypeError(f"from_history must be True or False, got {from_history!r}")
+    if from_history:
+        cmd += ["--from-history"]
     if crash_in_window is not None:
         cmd += ["--crash-in-window", str(check_int("crash_in_window", crash_in_window, low=1))]
     if batches is not None:
@@ -405,26 +435,59 @@ class BrokerLabResult:
 def run_broker_lab(lab: Lab, mode: str, *, n_messages: int = 100, kills: int = 20, max_delay: float = 0.03,
                    pause: float = 0.005, seed: int = 0, timeout: float = 120.0) -> BrokerLabResult:
     """The SQLite lab's harness on Redis: a fresh stream of ``n_messages`` deposits and a group; a
-    consumer in ``mode`` SIGKILLed ``kills`` times at random moments; each restart first claims
-    (XAUTOCLAIM, min idle 0: the previous incarnation is dead) what its predecessor left pending."""
-    mode = check_choice("mode", mode, MODES)
-    stream, group = lab.key(f"kill:{mode}:{seed}:stream"), "workers"
-    prefix = lab.key(f"kill:{mode}:{seed}:")
-    lab.call("delete", stream, *(f"{prefix}{k}" for k in ("processed", "balance", "effects", "suppressed")))
-    produce(lab.client, stream, n_messages, seed=seed)
-    lab.call("xgroup_create", stream, group, id="0")
-    start = time.monotonic()
-    cmd = consumer_command(lab, stream=stream, group=group, consumer="worker", mode=mode, pause=pause,
-                           claim_idle_ms=0, prefix=prefix)
+    consumer in ``mode`` SIGKILLed ``kills`` times at random moments and restarted under the same
+    name, each restart first reading its own pending entries (XREADGROUP with id 0: what the killed
+    incarnation read and did not acknowledge), then new ones."""
+    return compare_modes(lab, (mode,), n_messages=n_messages, kills=kills, max_delay=max_delay, pause=pause,
+                         seed=seed, timeout=timeout)[mode]
+
+
+def compare_modes(lab: Lab, modes: Sequence[str] = MODES, *, n_messages: int = 100, kills: int = 20,
+                  max_delay: float = 0.03, pause: float = 0.005, seed: int = 0,
+                  timeout: float = 120.0) -> dict[str, BrokerLabResult]:
+    """``run_broker_lab`` for each mode with the same settings (and seed), the modes side by side
+    (each kill loop in its own launcher process, on its own stream): mode -> result."""
+    if not isinstance(lab, Lab):
+        raise TypeError(f"lab must be the Lab that open_lab returned, got {type(lab).__name__}")
+    if isinstance(modes, str) or not isinstance(modes, Sequence) or not modes:
+        raise TypeError(f"modes must be a non-empty sequence of {', '.join(map(repr, MODES))}; got {modes!r}")
+    modes = [check_choice("mode", m, MODES) for m in modes]
+    if len(set(modes)) != len(modes):
+        raise ValueError(f"modes must not repeat a mode, got {modes!r}")
+    n_messages = check_int("n_messages", n_messages, low=1, high=1_000_000)
+    kills = check_int("kills", kills, low=0, high=100_000)
+    max_delay = check_number("max_delay", max_delay, low=0.0, high=10.0, low_open=True)
+    pause = check_number("pause", pause, low=0.0, high=1.0)
+    seed = check_int("seed", seed, low=0)
+    timeout = check_number("timeout", timeout, low=0.0, low_open=True)
+    runs: dict[str, tuple[str, str, KillLoop]] = {}
     try:
-        done, starts = kill_and_restart(cmd, kills=kills, max_delay=max_delay, seed=seed, timeout=timeout,
-                                        what=f"{mode} Redis consumer")
-    except LabError:
-        if lab.server is not None:
-            lab.server.check()          # a dead server explains the failure better
-        raise
-    return BrokerLabResult(mode=mode, kills=done, starts=starts, tally=tally(lab, stream, group, prefix),
-                           seconds=time.monotonic() - start)
+        for mode in modes:
+            stream, group = lab.key(f"kill:{mode}:{seed}:stream"), "workers"
+            prefix = lab.key(f"kill:{mode}:{seed}:")
+            lab.call("delete", stream, *(f"{prefix}{k}" for k in ("processed", "balance", "effects", "suppressed")))
+            produce(lab.client, stream, n_messages, seed=seed)
+            lab.call("xgroup_create", stream, group, id="0")
+            cmd = consumer_command(lab, stream=stream, group=group, consumer="worker", mode=mode, pause=pause,
+                                   from_history=True, prefix=prefix)
+            loop = start_kill_loop(cmd, kills=kills, max_delay=max_delay, seed=seed, timeout=timeout,
+                                   what=f"{mode} Redis consumer")
+            runs[mode] = (stream, prefix, loop)
+        results = {}
+        for mode, (stream, prefix, loop) in runs.items():
+            try:
+                done, starts = loop.result()
+            except LabError:
+                if lab.server is not None:
+                    lab.server.check()          # a dead server explains the failure better
+                raise
+            results[mode] = BrokerLabResult(mode=mode, kills=done, starts=starts,
+                                            tally=tally(lab, stream, "workers", prefix),
+                                            seconds=loop.seconds)
+        return results
+    finally:
+        for _, _, loop in runs.values():
+            loop.stop()
 
 
 # --------------------------------------------------------------------------- notebook support
@@ -459,12 +522,14 @@ def _main(argv: list[str] | None = None) -> int:
     c.add_argument("--count", type=int, default=1)
     c.add_argument("--pause", type=float, default=0.0)
     c.add_argument("--claim-idle-ms", type=int, default=None)
+    c.add_argument("--from-history", action="store_true")
     c.add_argument("--crash-in-window", type=int, default=None)
     c.add_argument("--batches", type=int, default=None)
     c.add_argument("--parent-pid", type=int, default=None)
     a = parser.parse_args(argv)
     consume(a.url, stream=a.stream, group=a.group, consumer=a.consumer, mode=a.mode, prefix=a.prefix,
-            count=a.count, pause=a.pause, claim_idle_ms=a.claim_idle_ms, crash_in_window=a.crash_in_window,
+            count=a.count, pause=a.pause, claim_idle_ms=a.claim_idle_ms, from_history=a.from_history,
+            crash_in_window=a.crash_in_window,
             parent_pid=a.parent_pid, announce=True, batches=a.batches)
     return 0
 

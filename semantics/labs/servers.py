@@ -5,7 +5,8 @@ temporary directory, and never outliving its notebook or test.
 directory, the start-up wait with a clear error (port in use, exited, no answer), and the clean-up:
 the server leads its own process group, is stopped at interpreter exit (atexit), and gets SIGKILL
 from the kernel if this Python process dies without cleaning up (``setpriv --pdeathsig`` where it
-exists). A subclass says how to start its program and how to tell that it answers.
+exists); its directory (``tempdirs.LabDirectory``, recording this process and the server) is then
+swept at the next lab start. A subclass says how to start its program and how to tell that it answers.
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 if __package__:
-    from .sqlite import _signal_group
+    from .harness import _signal_group
+    from .tempdirs import LabDirectory
     from ..validation import check_int, check_number
 else:
     # Run as a file by a lab consumer (faster start); see sqlite.py.
-    from sqlite import _signal_group  # type: ignore[no-redef]
+    from harness import _signal_group  # type: ignore[no-redef]
+    from tempdirs import LabDirectory  # type: ignore[no-redef]
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # semantics/: validation.py
     from validation import check_int, check_number  # type: ignore[no-redef]
 
@@ -135,7 +137,7 @@ class PrivateServer:
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
         self.directory: Path | None = None
-        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._tmp: LabDirectory | None = None
 
     # -- what a subclass provides
     def command(self) -> list[str]:
@@ -151,8 +153,8 @@ class PrivateServer:
             return self
         first = self._tmp is None
         if first:
-            self._tmp = tempfile.TemporaryDirectory(prefix=f"course-{self.program}-")
-            self.directory = Path(self._tmp.name)
+            self._tmp = LabDirectory(self.program)       # sweeps what SIGKILLed kernels left first
+            self.directory = self._tmp.path
         _SERVERS.add(self)
         try:
             return self._start()
@@ -193,6 +195,8 @@ class PrivateServer:
             args = [setpriv, "--pdeathsig", "KILL", "--"] + args
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, cwd=self.directory, start_new_session=True)
+        if self._tmp is not None:
+            self._tmp.add_user(self.proc.pid)           # its directory is swept only once it is gone too
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -11,9 +11,8 @@ Two SQLite databases (WAL mode) stand for two systems that share no transaction:
   transaction as the balance update, so it counts exactly the effects that committed), and in
   inbox mode an ``inbox`` table of processed message ids.
 
-The consumer runs in a child process (``python -m semantics.labs.sqlite consume DIR --mode ...``,
-or the file itself, which starts faster)
-in three modes:
+The consumer runs in a child process (``python semantics/labs/sqlite.py consume DIR --mode ...``;
+``python -m semantics.labs.sqlite`` works too) in three modes:
 
 - ``naive``: effect, then ack. A kill between the two commits redelivers: duplicates.
 - ``ack-first``: ack, then effect. A kill between the two commits: losses.
@@ -21,24 +20,20 @@ in three modes:
   between the commits redelivers, the inbox recognises the id, the effect is skipped:
   at-least-once delivery + deduplication committed atomically with the effect = exactly-once effect.
 
-``run_lab`` kills the consumer's process group with SIGKILL at seeded random moments and
-restarts it until the queue is drained, then counts per message: lost / once / duplicated.
-``pause`` (seconds the consumer sleeps between its two commits) widens the failure window so
-that a few dozen kills land in it; it changes how often the window is hit, never whether it exists.
+``run_lab`` SIGKILLs the consumer at seeded random moments and restarts it until the queue is
+drained (the harness: ``harness.start_kill_loop``), then counts per message: lost / once /
+duplicated; ``compare_modes`` runs the three modes side by side. ``pause`` (seconds the consumer
+sleeps between its two commits) widens the failure window so that a few dozen kills land in it;
+it changes how often the window is hit, never whether it exists.
 """
 
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
 import random
-import selectors
-import signal
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,23 +41,20 @@ from typing import Any, Sequence
 
 if __package__:
     from ..validation import check_choice, check_int, check_number
+    from .harness import (ORPHANED, READY, ConsumerRun, KillLoop, LabError, kill_and_restart,  # noqa: F401
+                          our_consumers, processes_mentioning, run_to_end, start_kill_loop, start_process)
+    from .tempdirs import LabDirectory
 else:
-    # Run as a file (``python .../semantics/labs/sqlite.py consume ...``): the harness starts consumers
-    # this way because it skips importing the simulator package, which makes each restart about
-    # three times faster (hundreds of restarts per test run). ``python -m semantics.labs.sqlite`` works too.
+    # Run as a file (``python .../semantics/labs/sqlite.py consume ...``, or imported by the harness's
+    # launcher): the simulator package is not imported, so a consumer starts fast.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # semantics/: validation.py
     from validation import check_choice, check_int, check_number  # type: ignore[no-redef]
+    from harness import (ORPHANED, READY, ConsumerRun, KillLoop, LabError, kill_and_restart,  # type: ignore  # noqa: F401
+                         our_consumers, processes_mentioning, run_to_end, start_kill_loop, start_process)
+    from tempdirs import LabDirectory  # type: ignore[no-redef]
 
 MODES = ("naive", "ack-first", "inbox")
 BROKER_DB, SERVICE_DB = "broker.db", "service.db"
-READY = "ready"
-
-#: Exit code of a consumer that stopped because its parent (the harness) disappeared.
-ORPHANED = 3
-
-
-class LabError(RuntimeError):
-    """The lab could not run as configured (a consumer that failed to start, crashed on its own, hung)."""
 
 
 # --------------------------------------------------------------------------- databases
@@ -262,112 +254,58 @@ def count_outcomes(directory: str | os.PathLike, *, mode: str = "naive", kills: 
         pause=pause, max_delay=max_delay, seconds=seconds, per_message=per)
 
 
-# --------------------------------------------------------------------------- the kill/restart harness
-
-_LIVE: set[subprocess.Popen] = set()     # consumers still running, killed at interpreter exit
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the consumer's whole process group and reap it (no zombie, no orphan)."""
-    _signal_group(proc, signal.SIGKILL)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:    # pragma: no cover - a SIGKILLed process always dies
-        pass
-    for stream in (proc.stdout, proc.stderr):
-        if stream:
-            stream.close()
-    _LIVE.discard(proc)
-
-
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
-    """Signal the process group that ``proc`` leads, only while ``proc`` is unreaped: until then
-    its pid (the group id) cannot be reused, so the signal can never reach a stranger."""
-    if proc.returncode is None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-
-
-@atexit.register
-def _kill_all() -> None:
-    for proc in list(_LIVE):
-        _kill_group(proc)
-
-
-def start_process(command: Sequence[str], *, cwd: str | os.PathLike | None = None) -> subprocess.Popen:
-    """Start ``command`` as the leader of a new process group, tracked so that it is killed at
-    interpreter exit whatever happens. The labs' consumers all start this way."""
-    # start_new_session: the child leads its own process group, so killpg reaches it and
-    # anything it might start, and a Ctrl-C in the notebook does not hit it by accident.
-    proc = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, cwd=cwd)
-    _LIVE.add(proc)
-    return proc
-
-
-@dataclass(frozen=True)
-class ConsumerRun:
-    """How a consumer child process ended."""
-
-    consumer: str
-    returncode: int
-    killed: bool          # ended by SIGKILL (the crash the lab asked for)
-    stderr: str
-
-
-def run_to_end(command: Sequence[str], *, timeout: float, consumer: str = "",
-               on_failure: Any = None) -> ConsumerRun:
-    """Run one consumer child process to its end (its work done, or its planned crash). A consumer
-    that fails on its own raises LabError (after ``on_failure()``, which may raise a clearer error,
-    e.g. that the broker died); one still running after ``timeout`` s is killed and raises LabError."""
-    timeout = check_number("timeout", timeout, low=0.0, low_open=True)
-    proc = start_process(command)
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise LabError(f"consumer {consumer!r} did not finish within timeout={timeout} s") from None
-    finally:
-        _signal_group(proc, signal.SIGKILL)
-        proc.wait()
-        _LIVE.discard(proc)
-    killed = proc.returncode == -signal.SIGKILL
-    if proc.returncode != 0 and not killed:
-        if on_failure is not None:
-            on_failure()
-        raise LabError(f"consumer {consumer!r} failed (exit code {proc.returncode}):\n{err.strip()}")
-    return ConsumerRun(consumer=consumer, returncode=proc.returncode, killed=killed, stderr=err)
-
+# --------------------------------------------------------------------------- the kill loops
 
 def _consumer_command(directory: Path, mode: str, pause: float) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "consume", str(directory), "--mode", mode,
             "--pause", repr(pause), "--parent-pid", str(os.getpid())]
 
 
-def _wait_ready(proc: subprocess.Popen, timeout: float) -> None:
-    """Block until the consumer prints READY (its databases are open), so that kill delays are
-    measured from the moment it can work, not from interpreter start-up."""
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        if sel.select(timeout):
-            line = proc.stdout.readline().strip()
-            if line == READY:
-                return
-        else:
-            line = ""
-    try:
-        proc.wait(timeout=1)        # it may be exiting: let it finish writing its error
-    except subprocess.TimeoutExpired:
-        pass
-    code = proc.returncode          # None: it hung before READY (we kill it now)
-    _signal_group(proc, signal.SIGKILL)
-    proc.wait()
-    err = proc.stderr.read()
-    _kill_group(proc)
-    state = f"exit code {code}" if code is not None else f"no {READY!r} within {timeout:g} s, killed"
-    raise LabError(f"the consumer process did not start ({state}, output {line!r}); "
-                   f"its error output:\n{err.strip() or '(none)'}")
+@dataclass(frozen=True)
+class _Settings:
+    n_messages: int
+    kills: int
+    max_delay: float
+    pause: float
+    seed: int
+    timeout: float
+
+    @classmethod
+    def checked(cls, n_messages: Any, kills: Any, max_delay: Any, pause: Any, seed: Any, timeout: Any) -> "_Settings":
+        return cls(n_messages=check_int("n_messages", n_messages, low=1, high=1_000_000),
+                   kills=check_int("kills", kills, low=0, high=100_000),
+                   max_delay=check_number("max_delay", max_delay, low=0.0, high=10.0, low_open=True),
+                   pause=check_number("pause", pause, low=0.0, high=1.0),
+                   seed=check_int("seed", seed, low=0),
+                   timeout=check_number("timeout", timeout, low=0.0, low_open=True))
+
+
+class _ModeRun:
+    """One mode's kill loop, started (a fresh queue, a launcher process); ``result()`` waits and
+    counts, ``close()`` stops the launcher and removes the temporary directory (idempotent)."""
+
+    def __init__(self, mode: str, directory: str | None, s: _Settings) -> None:
+        self.mode, self.s = mode, s
+        self.tmp = LabDirectory(f"sqlite-{mode}") if directory is None else None
+        self.directory = self.tmp.path if self.tmp is not None else Path(directory)
+        self.loop: KillLoop | None = None
+        create_lab(self.directory, n_messages=s.n_messages, seed=s.seed)
+        self.loop = start_kill_loop(_consumer_command(self.directory, mode, s.pause), kills=s.kills,
+                                    max_delay=s.max_delay, seed=s.seed, timeout=s.timeout, what=f"{mode} consumer")
+        if self.tmp is not None:
+            self.tmp.add_user(self.loop.pid)
+
+    def result(self) -> "LabResult":
+        assert self.loop is not None
+        done, starts = self.loop.result()
+        return count_outcomes(self.directory, mode=self.mode, kills=done, starts=starts, pause=self.s.pause,
+                              max_delay=self.s.max_delay, seconds=self.loop.seconds)
+
+    def close(self) -> None:
+        if self.loop is not None:
+            self.loop.stop()
+        if self.tmp is not None:
+            self.tmp.cleanup()
 
 
 def run_lab(mode: str, *, n_messages: int = 200, kills: int = 30, max_delay: float = 0.03,
@@ -382,81 +320,33 @@ def run_lab(mode: str, *, n_messages: int = 200, kills: int = 30, max_delay: flo
     Raises LabError when a consumer fails on its own or the run exceeds ``timeout`` seconds.
     """
     mode = check_choice("mode", mode, MODES)
-    n_messages = check_int("n_messages", n_messages, low=1, high=1_000_000)
-    kills = check_int("kills", kills, low=0, high=100_000)
-    max_delay = check_number("max_delay", max_delay, low=0.0, high=10.0, low_open=True)
-    pause = check_number("pause", pause, low=0.0, high=1.0)
-    seed = check_int("seed", seed, low=0)
-    timeout = check_number("timeout", timeout, low=0.0, low_open=True)
-    if directory is None:
-        with tempfile.TemporaryDirectory(prefix=f"course-sqlite-{mode}-") as tmp:
-            return _run(Path(tmp), mode, n_messages, kills, max_delay, pause, seed, timeout)
-    return _run(Path(_check_dir("directory", directory)), mode, n_messages, kills, max_delay, pause, seed, timeout)
-
-
-def _run(d: Path, mode: str, n_messages: int, kills: int, max_delay: float, pause: float,
-         seed: int, timeout: float) -> LabResult:
-    create_lab(d, n_messages=n_messages, seed=seed)
-    start = time.monotonic()
-    done, starts = kill_and_restart(_consumer_command(d, mode, pause), cwd=d, kills=kills, max_delay=max_delay,
-                                    seed=seed, timeout=timeout, what=f"{mode} consumer")
-    return count_outcomes(d, mode=mode, kills=done, starts=starts, pause=pause, max_delay=max_delay,
-                          seconds=time.monotonic() - start)
-
-
-def kill_and_restart(command: Sequence[str], *, cwd: str | os.PathLike | None = None, kills: int,
-                     max_delay: float, seed: int = 0, timeout: float = 120.0,
-                     what: str = "consumer") -> tuple[int, int]:
-    """The harness: start ``command`` (which prints READY when it can work and exits 0 when its
-    work is done), SIGKILL its process group after a seeded random delay in [0, max_delay] s,
-    restart it, ``kills`` times; then let the last incarnation finish. Returns (kills that
-    struck, processes started). Raises LabError when the command fails on its own or the
-    whole run exceeds ``timeout`` s. No process outlives the call, even on an exception."""
-    kills = check_int("kills", kills, low=0, high=100_000)
-    max_delay = check_number("max_delay", max_delay, low=0.0, high=10.0, low_open=True)
-    timeout = check_number("timeout", timeout, low=0.0, low_open=True)
-    rng = random.Random(check_int("seed", seed, low=0))
-    start = time.monotonic()
-    done = starts = 0
-    proc: subprocess.Popen | None = None
+    s = _Settings.checked(n_messages, kills, max_delay, pause, seed, timeout)
+    run = _ModeRun(mode, None if directory is None else _check_dir("directory", directory), s)
     try:
-        while True:
-            left = timeout - (time.monotonic() - start)
-            if left <= 0:
-                raise LabError(f"the {what} did not finish its work within timeout={timeout} s "
-                               f"({done} kills so far); raise timeout or give it less work")
-            proc = start_process(command, cwd=cwd)
-            starts += 1
-            try:
-                _wait_ready(proc, min(left, 30.0))
-            except LabError as e:
-                if time.monotonic() - start >= timeout:      # it was slow, and our time ran out
-                    raise LabError(f"the {what} did not finish its work within timeout={timeout} s "
-                                   f"({done} kills so far); raise timeout or give it less work") from e
-                raise
-            try:
-                proc.wait(timeout=rng.uniform(0, max_delay) if done < kills else left)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                if done < kills:
-                    done += 1
-                    continue
-                raise LabError(f"the last {what} did not finish its work within timeout={timeout} s") from None
-            err = proc.stderr.read()
-            _kill_group(proc)            # reaps it and closes its pipes
-            if proc.returncode != 0:
-                raise LabError(f"the {what} failed on its own (exit code {proc.returncode}):\n{err.strip()}")
-            return done, starts
+        return run.result()
     finally:
-        if proc is not None and proc.returncode is None:
-            _kill_group(proc)
+        run.close()
 
 
-def compare_modes(modes: Sequence[str] = MODES, **kwargs: Any) -> dict[str, LabResult]:
-    """``run_lab`` for each mode with the same settings (and seed): mode -> result."""
+def compare_modes(modes: Sequence[str] = MODES, *, n_messages: int = 200, kills: int = 30,
+                  max_delay: float = 0.03, pause: float = 0.005, seed: int = 0,
+                  timeout: float = 120.0) -> dict[str, LabResult]:
+    """``run_lab`` for each mode with the same settings (and seed), the modes side by side (each
+    kill loop in its own launcher process, each over its own queue): mode -> result."""
     if isinstance(modes, str) or not isinstance(modes, Sequence) or not modes:
         raise TypeError(f"modes must be a non-empty sequence of {', '.join(map(repr, MODES))}; got {modes!r}")
-    return {m: run_lab(check_choice("modes[]", m, MODES), **kwargs) for m in modes}
+    modes = [check_choice("modes[]", m, MODES) for m in modes]
+    if len(set(modes)) != len(modes):
+        raise ValueError(f"modes must not repeat a mode, got {modes!r}")
+    s = _Settings.checked(n_messages, kills, max_delay, pause, seed, timeout)
+    runs: list[_ModeRun] = []
+    try:
+        for mode in modes:
+            runs.append(_ModeRun(mode, None, s))
+        return {run.mode: run.result() for run in runs}
+    finally:
+        for run in runs:
+            run.close()
 
 
 def plot_results(results: dict[str, LabResult], ax: Any = None) -> Any:
@@ -487,38 +377,6 @@ def plot_results(results: dict[str, LabResult], ax: Any = None) -> Any:
         ax.spines[side].set_visible(False)
     return ax
 
-
-# --------------------------------------------------------------------------- processes
-
-def processes_mentioning(text: str) -> list[int]:
-    """Pids of live processes (zombies excluded) whose command line (arguments joined by spaces,
-    with a trailing space) contains ``text``: how tests and notebooks check that no consumer or
-    server outlived its lab."""
-    if not isinstance(text, str) or not text:
-        raise TypeError(f"text must be a non-empty string, got {text!r}")
-    if not Path("/proc/self/cmdline").exists():      # macOS, BSD: no procfs; ask ps
-        out = subprocess.run(["ps", "-Ao", "pid=,stat=,args="], capture_output=True, text=True).stdout
-        rows = (line.split(None, 2) for line in out.splitlines())
-        return [int(r[0]) for r in rows if len(r) == 3 and text in r[2] + " " and not r[1].startswith("Z")
-                and int(r[0]) != os.getpid()]
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if text in cmdline and state != "Z":
-            found.append(int(entry.name))
-    return found
-
-
-def our_consumers() -> list[int]:
-    """Pids of the lab consumers this process started that are still alive (each carries
-    ``--parent-pid <our pid>``): precise even on a JupyterHub where many learners run the lab."""
-    return processes_mentioning(f"--parent-pid {os.getpid()} ")
 
 
 def _check_dir(name: str, value: Any) -> str:
