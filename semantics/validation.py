@@ -3,8 +3,10 @@ the value given and what is allowed, so a learner can fix the call without readi
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -54,5 +56,17 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
         raise TypeError(f"{name} must be one of {', '.join(map(repr, choices))}; "
                         f"got {_show(value)} of type {type(value).__name__}")
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {_show(value)}")
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {_show(value)}"
+                         f"{did_you_mean(value, choices)}")
     return value
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for a near miss of one of ``choices`` (a typo, a wrong case), else ''."""
+    if not isinstance(value, str):
+        return ""
+    by_folded = {c.lower().replace("_", "-"): c for c in choices}
+    folded = value.strip().lower().replace("_", "-").replace(" ", "-")
+    close = [by_folded[folded]] if folded in by_folded else difflib.get_close_matches(folded, list(by_folded), n=1,
+                                                                                       cutoff=0.75)
+    return f" (did you mean {by_folded.get(close[0], close[0])!r}?)" if close else ""

@@ -86,3 +86,16 @@ def test_link_and_faults_validate():
         Faults(crash_at={"receiver": {-1}})
     with pytest.raises(ValueError, match="max_retries"):
         P.RetryingSender(max_retries=-1)
+
+
+@pytest.mark.parametrize("typo, meant", [("at-least-one", "at-least-once"), ("AT_MOST_ONCE", "at-most-once"),
+                                         ("exactly once", "exactly-once"), ("exactly-onse", "exactly-once")])
+def test_a_misspelled_guarantee_gets_a_suggestion(typo, meant):
+    with pytest.raises(ValueError, match=f"got '{typo}' \\(did you mean '{meant}'\\?\\)"):
+        semantics.simulate(typo, n_messages=1, loss=0.0)
+
+
+def test_no_suggestion_for_a_far_miss():
+    with pytest.raises(ValueError) as info:
+        semantics.simulate("reliable", n_messages=1, loss=0.0)
+    assert "did you mean" not in str(info.value)
