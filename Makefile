@@ -1,5 +1,5 @@
-# The two README commands:  make lab  (launch the course)  and  make test  (run every test).
-# Both create .venv with the course installed when it is missing or out of date.
+# The README's commands: make lab (launch the course) and, in the full repository, make test (run
+# every test). Both create .venv with the course installed when it is missing or out of date.
 # Without make (Windows, conda): the README's "Without make" section gives the same steps.
 PYTHON  ?= python3
 VENV    ?= .venv
@@ -13,8 +13,8 @@ STAMP    = $(VENV)/.installed
 
 .PHONY: lab test bench exercises check-exercises learner-copy site lock check-lock clean
 
-# The development environment: exactly the versions of the lock (requirements/dev.txt, the versions
-# CI tests and learners get), then the course itself, editable.
+# .venv: exactly the versions of the lock (requirements/dev.txt: the versions CI tests, which
+# learners get too), then the course itself, editable.
 $(STAMP): pyproject.toml requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed (%s is %s). Pick another interpreter: make lab PYTHON=python3.12 (or the full path of one)" % (sys.executable, sys.version.split()[0]))'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
