@@ -79,13 +79,11 @@ def _course_alt_text(fig):
     text = ". ".join(p.strip().rstrip(".") for p in parts if p.strip())
     return "Figure: " + (text or "a figure without titles or labels") + "."
 
-def _course_describe_figures(*args):
-    # again before every cell: `%matplotlib inline` removes every formatter registered for Figure
-    from matplotlib.figure import Figure
-    get_ipython().display_formatter.formatters["text/plain"].for_type(
-        Figure, lambda fig, printer, cycle: printer.text(_course_alt_text(fig)))
-
-get_ipython().events.register("pre_run_cell", _course_describe_figures)
+# IPython's text/plain printer asks a class for _repr_pretty_ before its __repr__; a printer
+# registered with for_type would not last: `%matplotlib inline` and the first pyplot import remove
+# every formatter registered for Figure.
+from matplotlib.figure import Figure as _CourseFigure
+_CourseFigure._repr_pretty_ = lambda fig, printer, cycle: printer.text(_course_alt_text(fig))
 '''
 
 
