@@ -48,9 +48,9 @@ check-exercises: $(STAMP)
 	$(BIN)/python scripts/make_exercises.py --check
 
 ## make learner-copy: the course as learners get it (no solutions, no tests, no nbgrader source), a
-## git repository in OUT ready to push (OUT=../delivery-semantics-learners by default)
+## git repository in OUT ready to push (OUT=../delivery-semantics-learners by default; FORCE=1 replaces it)
 learner-copy: $(STAMP)
-	$(BIN)/python scripts/make_learner_copy.py $(OUT)
+	$(BIN)/python scripts/make_learner_copy.py $(OUT) $(if $(FORCE),--force,)
 
 ## make site: the static website in _site/ (every notebook executed at build time)
 site: $(STAMP)
