@@ -11,7 +11,7 @@ SITE    ?= _site
 BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed
 
-.PHONY: lab test bench exercises check-exercises learner-copy site lock check-lock clean
+.PHONY: lab test bench exercises check-exercises learner-copy site lock check-lock labextension clean
 
 # .venv: exactly the versions of the lock (requirements/dev.txt: the versions CI tests, which
 # learners get too), then the course itself, editable.
@@ -63,6 +63,12 @@ lock: $(STAMP)
 ## make check-lock: fail if requirements/ is not what pyproject.toml resolves to for its class date
 check-lock: $(STAMP)
 	$(BIN)/python scripts/lock.py --check
+
+## make labextension: rebuild the slider-names extension (labextension/ -> jupyter-config/labextension/;
+## needs Node.js 18+) and install it into .venv
+labextension: $(STAMP)
+	cd labextension && npm install --no-audit --no-fund && npm run build
+	$(BIN)/python scripts/jupyter_settings.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis $(SITE)

@@ -14,8 +14,12 @@ already puts into the environment (pyproject.toml's [tool.setuptools.data-files]
         never touched). Setting names come from @jupyterlab/apputils-extension/notification.json:
         fetchNews "true" | "false" | "none" (Ask: shows the pop-up); checkForUpdates boolean.
 
+and the prebuilt JupyterLab / Notebook 7 extension that gives every ipywidgets slider its
+description as accessible name (labextension/, built into jupyter-config/labextension/), in
+<prefix>/share/jupyter/labextensions/delivery-semantics-slider-names/.
+
 An editable install (`make`'s development environment) installs no data files: `make` runs this
-script, which writes the same two files. An existing jupyter_lab_config.json in the environment is
+script, which writes the same files. An existing jupyter_lab_config.json in the environment is
 merged into, not replaced. Usage: python scripts/jupyter_settings.py [--prefix PREFIX]
 """
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -31,6 +36,7 @@ SOURCE = ROOT / "jupyter-config"
 PLUGIN = "@jupyterlab/apputils-extension:notification"
 FILENAME = "delivery-semantics-course.json"
 SERVER_FILENAME = "jupyter_lab_config.json"
+LABEXTENSION = "delivery-semantics-slider-names"
 
 
 def _load(name: str) -> dict:
@@ -52,8 +58,14 @@ def server_config_path(prefix: Path | str = sys.prefix) -> Path:
     return Path(prefix) / "etc" / "jupyter" / SERVER_FILENAME
 
 
+def labextension_path(prefix: Path | str = sys.prefix) -> Path:
+    """Where the slider-names extension goes for the environment at ``prefix``."""
+    return Path(prefix) / "share" / "jupyter" / "labextensions" / LABEXTENSION
+
+
 def write(prefix: Path | str = sys.prefix) -> Path:
-    """Write both halves for the environment at ``prefix``; return the front-end file written."""
+    """Write both halves and the extension for the environment at ``prefix``; return the front-end
+    settings file written."""
     path = settings_path(prefix)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(OVERRIDES, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -63,6 +75,10 @@ def write(prefix: Path | str = sys.prefix) -> Path:
     for section, values in SERVER_CONFIG.items():
         config.setdefault(section, {}).update(values)
     server.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    extension = labextension_path(prefix)
+    if extension.exists():
+        shutil.rmtree(extension)
+    shutil.copytree(SOURCE / "labextension", extension)
     return path
 
 
@@ -72,7 +88,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="the environment to configure (default: this Python's sys.prefix)")
     args = parser.parse_args(argv)
     front = write(args.prefix)
-    print(f"Jupyter settings (no news, no update check): {front} and {server_config_path(args.prefix)}")
+    print(f"Jupyter settings (no news, no update check): {front} and {server_config_path(args.prefix)}; "
+          f"slider names for screen readers: {labextension_path(args.prefix)}")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ def test_the_course_is_installed_outside_the_repository_with_its_settings_and_no
     assert done.returncode == 0, done.stderr
     assert (venv / "etc/jupyter/jupyter_lab_config.json").is_file()
     assert (venv / "share/jupyter/lab/settings/overrides.d/delivery-semantics-course.json").is_file()
+    assert (venv / "share/jupyter/labextensions/delivery-semantics-slider-names/package.json").is_file()
     for tool in ("pytest", "nbval", "playwright", "nbgrader"):
         assert subprocess.run([python, "-I", "-c", f"import {tool}"], capture_output=True).returncode != 0, tool
 

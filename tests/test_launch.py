@@ -199,6 +199,22 @@ def test_settings_turn_news_and_update_check_off(tmp_path):
     assert server["LabApp"] == {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}
 
 
+def test_the_slider_names_extension_is_built_from_its_source_and_installed(tmp_path):
+    """labextension/ (ipywidgets sliders get their description as accessible name) is committed
+    prebuilt in jupyter-config/labextension/; the settings script and the wheel install it where
+    JupyterLab and Notebook 7 load extensions. The browser test checks the names themselves."""
+    source = json.loads((ROOT / "labextension" / "package.json").read_text())
+    built = json.loads((ROOT / "jupyter-config" / "labextension" / "package.json").read_text())
+    assert (built["name"], built["version"]) == (source["name"], source["version"]) == \
+        (jupyter_settings.LABEXTENSION, built["version"])
+    chunks = " ".join(p.read_text() for p in (ROOT / "jupyter-config" / "labextension" / "static").glob("*.js"))
+    for needle in ("widget-slider", "aria-label", '[role="slider"]', "MutationObserver"):
+        assert needle in chunks, f"the built extension lacks {needle!r}: rebuild it (make labextension)"
+    jupyter_settings.write(tmp_path)
+    installed = tmp_path / "share/jupyter/labextensions" / jupyter_settings.LABEXTENSION
+    assert (installed / "package.json").is_file() and list((installed / "static").glob("remoteEntry.*.js"))
+
+
 def test_server_settings_are_merged_into_an_existing_config(tmp_path):
     config = tmp_path / "etc/jupyter/jupyter_lab_config.json"
     config.parent.mkdir(parents=True)
