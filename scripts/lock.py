@@ -55,6 +55,8 @@ def compile_lock(extra: str, output: Path, date: dt.date, constraint: Path | Non
     subprocess.run(cmd, check=True, cwd=ROOT)
     purpose = dict(LOCKS)[output.name][1]
     body = output.read_text(encoding="utf-8")
+    if constraint is not None:  # uv notes the constraint file by the path it was given: name it as committed
+        body = body.replace(f"-c {constraint}", "-c requirements/dev.txt")
     output.write_text(f"# {purpose}.\n# Locked for the class of {date:%Y-%m-%d} (releases up to that day) by "
                       f"`make lock DATE={date:%Y-%m-%d}` (scripts/lock.py): do not edit.\n"
                       f"# Install: python -m pip install -r requirements/{output.name}, then the course "
