@@ -93,7 +93,7 @@ def test_page_opens_without_errors_and_shows_its_figures(browser, site, name):
         assert not broken, f"{name}: figures not shown: {broken}"
         shown = page.evaluate("() => document.querySelectorAll('main img').length")
         if name.startswith("notebooks/") and "-lab-" not in name:
-            assert shown >= 2, f"{name}: {shown} figures on the page"
+            assert shown >= 1, f"{name}: no figure on the page"
         folded = page.locator("main details").first
         if folded.count():
             folded.locator("summary").click()
