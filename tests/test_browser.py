@@ -113,7 +113,7 @@ class LabServer:
         self._workspace = count(1)
 
     def start(self) -> LabServer:
-        env = launch_lab.environment(self.state_dir)
+        env = launch_lab.environment(self.state_dir, token=self.token)  # the token in JUPYTER_TOKEN
         # Test-only user settings: render every cell, so that outputs far down a lesson are in the
         # DOM; never autosave, so that running (or editing) a notebook never rewrites the repository.
         user_settings = {("notebook-extension", "tracker"): {"windowingMode": "none"},
@@ -122,7 +122,7 @@ class LabServer:
             folder = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / extension
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values))
-        cmd = launch_lab.command(self.port, "127.0.0.1", self.token, open_browser=False, root=self.root)
+        cmd = launch_lab.command(self.port, "127.0.0.1", open_browser=False, root=self.root)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(cmd, env=env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
