@@ -20,7 +20,8 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 # PyPI name -> conda-forge name, where they differ (conda-forge's `playwright` is the Node.js tool)
-CONDA_NAME = {"redis": "redis-py", "playwright": "playwright-python", "jupyter-core": "jupyter_core"}
+CONDA_NAME = {"redis": "redis-py", "playwright": "playwright-python", "jupyter-core": "jupyter_core",
+              "jupyter-client": "jupyter_client"}
 # conda-only entries: the interpreter, pip itself, and programs pip cannot install
 CONDA_ONLY = {"python", "pip", "redis-server", "nats-server"}
 # import name -> distribution, where they differ
