@@ -128,3 +128,12 @@ def test_a_bad_work_time_function_is_reported_by_the_run():
     r = run(producer, LeaseBroker, n_messages=1, others={"c1": lambda: SlowConsumer(lambda m: -1.0),
                                                          "c2": SlowConsumer, "store": FencingStore})
     assert r.status == "error" and "work_time('m1') must be in" in r.problem
+
+
+def test_an_ack_under_an_expired_lease_does_not_settle_the_message():
+    """c1 needs 3 units: its ack reaches the broker at t=8, after lease 1 expired (t=7) and lease 2
+    went to c2; the broker waits for c2's ack (t=12) under the current lease."""
+    r = leased(lambda: SlowConsumer(3.0), lambda: SlowConsumer(1.0), fence=False)
+    assert notes(r, "receiver") == ["lease 1 of m1 expired", "ack of m1 lease 1: lease no longer held"]
+    settled = [e.time for e in r.trace if e.kind == "receive" and e.node == "receiver" and e.message == "ack"]
+    assert settled == [8.0, 12.0]

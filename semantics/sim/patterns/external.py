@@ -117,7 +117,7 @@ class OutboxConsumer(Node):
     service answers, when the row is deleted. After a crash the relay starts again from the outbox.
 
     max_calls: calls per row at most (None: until answered); a row that runs out is left in the
-    outbox with a note (what an operator would have to look at).
+    outbox with a note, and leaves the set of rows to relay (what an operator would have to look at).
     """
 
     def __init__(self, relay_every: float = 3.0, max_calls: int | None = 20) -> None:
@@ -125,8 +125,11 @@ class OutboxConsumer(Node):
         self.max_calls = None if max_calls is None else check_int("max_calls", max_calls, low=1)
 
     def on_start(self) -> None:
-        self.calls: dict[Hashable, int] = {}  # outbox row -> calls made by this incarnation
-        if any(isinstance(k, tuple) and k[0] == "outbox" for k in self.durable):
+        self.calls: dict[Hashable, int] = {}     # outbox row -> calls made by this incarnation
+        # the rows this incarnation still sends (a row that ran out of calls leaves this set, not the outbox)
+        self.active: dict[Hashable, Payload] = {row: self.durable[("outbox", row)]
+                                                 for row in self.durable.get("open", ())}
+        if self.active:
             self.set_timer("relay", self.relay_every)
 
     def on_message(self, msg_id: Hashable, body: Payload) -> None:
@@ -135,8 +138,10 @@ class OutboxConsumer(Node):
             if new:
                 self.durable[("done", msg_id)] = True
                 self.durable[("outbox", msg_id)] = body
+                self.durable["open"] = self.durable.get("open", frozenset()) | {msg_id}  # the rows to relay
         self.ack(msg_id)
         if new:
+            self.active[msg_id] = body
             self.call(msg_id, body)
             self.set_timer("relay", self.relay_every)
 
@@ -145,21 +150,22 @@ class OutboxConsumer(Node):
         self.send(SERVICE, key, body)
 
     def on_timer(self, key: Hashable) -> None:
-        rows = [(k[1], v) for k, v in self.durable.items() if isinstance(k, tuple) and k[0] == "outbox"]
-        due = False
-        for key_, body in rows:
-            if self.max_calls is not None and self.calls.get(key_, 0) >= self.max_calls:
+        for row, body in list(self.active.items()):
+            if self.max_calls is not None and self.calls.get(row, 0) >= self.max_calls:
+                del self.active[row]
+                with self.atomic():                        # later incarnations leave it to an operator
+                    self.durable["open"] = self.durable.get("open", frozenset()) - {row}
+                self.note(f"outbox: {row} never answered after {self.max_calls} calls")
                 continue
-            self.call(key_, body)
-            due = True
-        if due:
+            self.call(row, body)
+        if self.active:
             self.set_timer("relay", self.relay_every)
-        elif rows:
-            self.note(f"outbox: {len(rows)} call(s) never answered")
 
     def on_ack(self, key: Hashable) -> None:
         if self.peer != SERVICE:
             return
+        self.active.pop(key, None)
         with self.atomic():
             if ("outbox", key) in self.durable:
                 del self.durable[("outbox", key)]
+                self.durable["open"] = self.durable.get("open", frozenset()) - {key}
