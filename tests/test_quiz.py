@@ -202,3 +202,26 @@ def test_the_instructor_guide_gives_every_answer():
         row = next((r for r in rows if f"`{quiz_id}`" in r), None)
         assert row is not None, f"the guide has no row for {quiz_id}"
         assert spec.answer.rstrip(".")[:50] in row, f"the guide's answer to {quiz_id} is not the bank's"
+
+
+@pytest.mark.slow
+def test_a_static_html_export_shows_the_question_and_folds_the_answer(tmp_path):
+    """Execute a cell that shows a quiz and save it without widget state (JupyterLab's default, and
+    this course's rule), then render it as a viewer without a kernel does (nbconvert's HTML export,
+    which leaves out a widget whose state is not saved): the quiz's own HTML shows instead."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('from semantics.views.quiz import quiz\nquiz("00-timeout")')]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert "application/vnd.jupyter.widget-view+json" in nb.cells[0].outputs[0]["data"]
+    page, _ = HTMLExporter().from_notebook_node(nb)
+    spec = QUIZZES["00-timeout"]
+    assert html.escape(spec.question, quote=False) in page
+    before, after = page.split("<details>", 1)
+    assert all(html.escape(option, quote=False) in before for option in spec.options)
+    assert html.escape(spec.options[spec.answer], quote=False) in after.split("</details>", 1)[0]
