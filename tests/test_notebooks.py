@@ -1,10 +1,12 @@
-"""The lesson notebooks (notebooks/0[0-4]-*.ipynb), checked three ways (the labs, 0[5-9]-lab-*, the first):
+"""The lesson notebooks (notebooks/0[0-5]-*.ipynb; the labs, 0[5-9]-lab-*, for the first two checks):
 
-- their shape: the course skeleton, a ``parameters`` cell of plain values, stored outputs only where
-  nbval compares them (cells marked ``# NBVAL_CHECK_OUTPUT``);
+- their shape: the course skeleton, a ``parameters`` cell of plain values followed by the cell that
+  checks them, stored outputs only where nbval compares them (cells marked ``# NBVAL_CHECK_OUTPUT``);
+- numbers cannot drift: every section whose prose quotes a number has a cell that asserts a claim;
 - papermill runs each one with injected parameters (another seed, fewer messages, a higher loss)
   and its checked outputs must reflect them, differ from the stored default run, and still agree
-  with the closed forms;
+  with the closed forms; with the legal extremes (loss 1, ack loss 1, no retry) every lesson runs to
+  the end; a bad value is refused in the cell after the parameters, naming the parameter;
 - nbval's comparison is live: a copy with one stored number changed fails, the unchanged copy passes.
 """
 
@@ -21,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
-NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("0[0-4]-*.ipynb"))
+NOTEBOOKS = sorted(p for p in NOTEBOOK_DIR.glob("0[0-5]-*.ipynb") if "-lab-" not in p.name)
 # The real-world labs (SQLite, Redis, NATS) follow the same skeleton and storage rule; they are not
 # papermill-swept here (their own tests run them against real processes and servers).
 LABS = sorted(NOTEBOOK_DIR.glob("0[5-9]-lab-*.ipynb"))
@@ -113,6 +115,138 @@ def test_stored_outputs_are_only_the_checked_ones(path):
     assert "widgets" not in nb.metadata, f"{path.name}: stored widget state in the metadata"
 
 
+# -- parameters are checked up front ------------------------------------------------------------
+
+
+def check_cell(nb) -> nbformat.NotebookNode:
+    """The cell right after the parameters cell: it must check every parameter."""
+    index = nb.cells.index(parameters_cell(nb))
+    assert index + 1 < len(nb.cells) and nb.cells[index + 1].cell_type == "code", \
+        "the cell after the parameters cell must be the code cell that checks them"
+    return nb.cells[index + 1]
+
+
+def bad_values(name: str, default: object) -> list[object]:
+    """Values a lesson must refuse for a parameter, chosen by the default's type and the name."""
+    if isinstance(default, bool):
+        return []
+    if isinstance(default, int):
+        return [-1, 2.5, "3"]
+    if isinstance(default, float):
+        bad = ["abc", -1.0, float("nan"), float("inf")]
+        if any(word in name.upper() for word in ("LOSS", "PROB", "DUPLICATE")):
+            bad.append(1.5)
+        return bad
+    if isinstance(default, str):
+        return [3, "m99"]
+    return []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_the_cell_after_the_parameters_checks_every_one(path):
+    nb = read(path)
+    source = check_cell(nb).source
+    for name in parameters(nb):
+        assert re.search(rf"\b{name}\s*=\s*parameter\(\s*\"{name}\"", source), \
+            f"{path.name}: the check cell does not check {name} with parameter(\"{name}\", ...)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_every_bad_parameter_value_is_refused_with_its_name(path):
+    """Run the parameters cell, then the value papermill would inject, then the check cell: every bad
+    value stops the check cell with a ParameterError that names the parameter and the value."""
+    from semantics.views.parameters import ParameterError
+    nb = read(path)
+    defaults = parameters(nb)
+    tried = 0
+    for name, default in defaults.items():
+        for bad in bad_values(name, default):
+            namespace: dict = {}
+            exec(parameters_cell(nb).source, namespace)
+            namespace[name] = bad
+            with pytest.raises(ParameterError) as refused:
+                exec(check_cell(nb).source, namespace)
+            message = str(refused.value)
+            assert f"parameter {name} = {bad!r}" in message and "parameters cell" in message, message
+            tried += 1
+    assert tried >= len(defaults)
+    namespace = {}
+    exec(parameters_cell(nb).source, namespace)
+    exec(check_cell(nb).source, namespace)   # the defaults pass
+
+
+# -- numbers cannot drift ----------------------------------------------------------------------------
+
+SKELETON = ("Overview", "Prerequisites", "Imports", "Parameters", "Self-check", "Summary", "What's next",
+            "Resources")
+_NOT_A_QUOTE = [
+    r"\$\$.*?\$\$", r"\$[^$]*\$", r"`[^`]*`", r"\]\([^)]*\)",             # math, code, link targets
+    r"\b(?:lessons?|notebooks?|sections?|exercises?|labs?|rungs?|KIP|RFC|version)[\s-]*[\d.]+"
+    r"(?:\s*(?:to|and|,|-)\s*[\d.]+)*",                                          # references
+    r"\b0[0-9]-[\w-]+", r"\b\d\.\s", r"^\s*\d+\.", r"\b(?:19|20)\d\d\b",          # file names, lists, years
+]
+
+
+def sections(nb) -> list[tuple[str, str, list[str]]]:
+    """(heading, markdown, code cells) for every level-2 section, in order."""
+    found: list[tuple[str, str, list[str]]] = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for part in re.split(r"(?m)^(?=## )", cell.source):
+                if part.startswith("## "):
+                    found.append((part.splitlines()[0][3:].strip(), part, []))
+                elif found:
+                    found[-1] = (found[-1][0], found[-1][1] + "\n" + part, found[-1][2])
+        elif found:
+            found[-1][2].append(cell.source)
+    return found
+
+
+def quotes_a_number(markdown: str) -> bool:
+    text = re.sub(r"(?m)^##.*$", "", markdown)
+    for pattern in _NOT_A_QUOTE:
+        text = re.sub(pattern, " ", text, flags=re.S | re.M | re.I)
+    return bool(re.search(r"\d", text))
+
+
+def asserts(code: str) -> int:
+    lines = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))
+    try:
+        return sum(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(lines)))
+    except SyntaxError:
+        return 0
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_every_section_that_quotes_a_number_asserts_a_claim(path):
+    nb = read(path)
+    checked = 0
+    for heading, markdown, code in sections(nb):
+        if heading.startswith(SKELETON) or not quotes_a_number(markdown):
+            continue
+        checked += 1
+        assert sum(asserts(c) for c in code) > 0, (
+            f"{path.name}, section '{heading}': its prose quotes a number, yet none of its cells asserts a claim")
+    assert checked >= 3, f"{path.name}: only {checked} sections quote a number?"
+
+
+def test_a_section_without_an_assert_is_caught():
+    nb = read(next(p for p in NOTEBOOKS if p.name.startswith("04-")))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = "\n".join(l for l in cell.source.splitlines() if not l.lstrip().startswith("assert"))
+    assert any(not heading.startswith(SKELETON) and quotes_a_number(md) and not sum(asserts(c) for c in code)
+               for heading, md, code in sections(nb))
+
+
+def test_the_comparison_lesson_states_and_checks_the_extra_effects_limit():
+    nb = read(next(p for p in NOTEBOOKS if p.name.startswith("04-")))
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert r"q/(1-q)" in markdown.replace(" ", "") or r"\frac{q}{1-q}" in markdown
+    assert re.search(r"assert .*q / \(1 - q\)", code), "the q/(1-q) limit is stated but not asserted"
+
+
 # -- papermill: injected parameters ----------------------------------------------------------------
 
 
@@ -197,6 +331,60 @@ def test_papermill_runs_with_injected_parameters(path, tmp_path):
         line for line in text.splitlines() if "DISAGREE" in line)
 
 
+# -- papermill: the legal extremes run to the end, a bad value stops at the check ----------------------
+
+
+def execute(path: Path, out: Path, parameters: dict) -> None:
+    papermill = pytest.importorskip("papermill")
+    papermill.execute_notebook(str(path), str(out), parameters=parameters, kernel_name="python3",
+                               cwd=str(NOTEBOOK_DIR), progress_bar=False, log_output=False,
+                               execution_timeout=CELL_TIMEOUT)
+
+
+def extremes(path: Path) -> list[dict]:
+    names = parameters(read(path))
+    runs = [{"LOSS": 1.0, **({"MAX_RETRIES": 0} if "MAX_RETRIES" in names else {})}]
+    if "ACK_LOSS" in names:
+        runs.append({"ACK_LOSS": 1.0})
+    return runs
+
+
+EXTREMES = [(path, run) for path in NOTEBOOKS for run in extremes(path)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path, values", EXTREMES,
+                         ids=[f"{p.stem[:2]}-{'-'.join(f'{k}={v}' for k, v in r.items())}" for p, r in EXTREMES])
+def test_the_legal_extremes_run_to_the_end(path, values, tmp_path):
+    out = tmp_path / path.name
+    execute(path, out, values)
+    ran = read(out)
+    errors = [o for c in ran.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    text = "\n".join(checked_text(ran))
+    assert "DISAGREE" not in text, "\n".join(line for line in text.splitlines() if "DISAGREE" in line)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson, values, words", [
+    ("01-", {"CRASH_MESSAGE": "m99"}, "parameter CRASH_MESSAGE = 'm99' cannot be used"),
+    ("02-", {"BACKOFF": 0.5}, "parameter BACKOFF = 0.5 cannot be used"),
+    ("05-", {"LOSS": 1.5}, "parameter LOSS = 1.5 cannot be used"),
+])
+def test_a_bad_value_stops_at_the_check_cell_with_an_explanation(lesson, values, words, tmp_path):
+    papermill = pytest.importorskip("papermill")
+    path = next(p for p in NOTEBOOKS if p.name.startswith(lesson))
+    out = tmp_path / path.name
+    with pytest.raises(papermill.PapermillExecutionError) as failed:
+        execute(path, out, values)
+    assert words in str(failed.value)
+    code = [c for c in read(out).cells if c.cell_type == "code"]   # papermill adds markdown error markers
+    failing = next(i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+    injected = next(i for i, c in enumerate(code) if "injected-parameters" in c.metadata.get("tags", []))
+    assert failing == injected + 1, "the bad value was not refused by the cell right after the parameters"
+
+
 # -- nbval compares for real -----------------------------------------------------------------------
 
 
@@ -248,3 +436,28 @@ def test_nbval_fails_when_a_stored_number_changes(tmp_path):
     failed = nbval(changed)
     assert failed.returncode == 1, f"nbval did not fail after changing {old!r} to {new!r}:\n{failed.stdout[-3000:]}"
     assert "1 failed" in failed.stdout and "Cell outputs differ" in failed.stdout, failed.stdout[-3000:]
+
+
+# -- the instructor guide's timings are the notebooks' own ---------------------------------------
+
+
+def time_to_learn(path: Path) -> int:
+    markdown = "\n".join(c.source for c in read(path).cells if c.cell_type == "markdown")
+    match = re.search(r"Time to learn\**:?\**\s*:?\s*(\d+) minutes", markdown)
+    assert match, f"{path.name}: no 'Time to learn: N minutes'"
+    return int(match.group(1))
+
+
+def test_the_instructor_guide_times_each_lesson_as_the_lesson_does():
+    guide = (ROOT / "docs" / "instructor.md").read_text(encoding="utf-8")
+    plan = guide.split("## Lab plan", 1)[1].split("\n## Common misconceptions", 1)[0]
+    minutes = {p.name[:2]: time_to_learn(p) for p in NOTEBOOKS}
+    whole = re.findall(r"\b(0[0-5])\b[^|()\n]*?\((\d+) min\)", plan)     # "02 at-least-once (40 min)"
+    parts = re.findall(r"\b(0[0-5])\b[^|()\n]*?\((\d+) of its (\d+) min\)", plan)  # "03 sections 1 to 3 (30 of its 50 min)"
+    assert whole and parts, "the lab plan names no lesson with its time"
+    for lesson, given in whole:
+        assert int(given) == minutes[lesson], f"the guide gives {lesson} {given} min; the notebook says {minutes[lesson]}"
+    for lesson, share, total in parts:
+        assert int(total) == minutes[lesson] and int(share) < int(total), (lesson, share, total)
+    listed = dict(re.findall(r"\b(0[0-5]): (\d+)", plan.split("\n\n", 2)[1]))   # the summary line of the plan
+    assert {k: int(v) for k, v in listed.items()} == minutes

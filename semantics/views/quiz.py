@@ -1,22 +1,34 @@
 """Self-check quizzes for the lessons: one multiple-choice question whose every option, right or
 wrong, comes with an explanation shown when the learner picks it.
 
-``quiz(question, options, answer)`` returns an ipywidgets widget. Headless use (tests, CI)::
+The questions live in ``semantics.views.quiz_bank``, keyed by a quiz id, so that a lesson's code
+cell holds only ``quiz("02-payment-timeout")``: the learner sees the question and its options, and
+learns the answer by picking one. Headless use (tests, CI)::
 
-    q = quiz("Which one?", {"a": "Right, because...", "b": "No: ..."}, answer="a")
-    q.choose("b")
-    q.feedback      # "Not quite. No: ..."
-    q.correct       # False
+    q = quiz("02-payment-timeout")
+    q.choose(q.options_list[0])
+    q.feedback      # "Not quite. ..." or "Correct. ..."
+    q.correct       # False / True
+
+``quiz(question, options, answer=...)`` builds a quiz that is not in the bank (an instructor's own).
+
+Displayed in JupyterLab, a quiz is a widget (radio buttons, feedback computed in the kernel). Its
+display also carries a static HTML fallback, for a notebook viewer or a static site without a
+kernel: the question, the options, then the answer and why in a collapsed ``<details>``.
 """
 
 from __future__ import annotations
 
+import difflib
 import html
 from collections.abc import Mapping
+from typing import Any
 
 import ipywidgets
 
-__all__ = ["quiz", "Quiz"]
+from .quiz_bank import QUIZZES, Question
+
+__all__ = ["quiz", "Quiz", "Question", "QUIZZES", "static_html"]
 
 RIGHT = "Correct."
 WRONG = "Not quite."
@@ -27,19 +39,28 @@ class Quiz(ipywidgets.VBox):
 
     ``controls`` holds the radio buttons (the widget a learner, or a test, changes);
     ``choose(option)`` picks an option; ``feedback`` and ``correct`` read the result.
+    The answer stays in the kernel: the front end receives the options, and the feedback for
+    the option picked once it is picked.
     """
 
-    def __init__(self, question: str, options: Mapping[str, str], answer: str) -> None:
-        self.question = question
-        self.options = dict(options)
-        self.answer = answer
+    def __init__(self, question: Question, quiz_id: str | None = None) -> None:
+        self.quiz_id = quiz_id
+        self.question = question.question
+        self.options = dict(question.options)
+        self.answer = question.answer
+        self._spec = question
         self._feedback = ""
-        self._title = ipywidgets.HTML(f"<b>Self-check.</b> {html.escape(question)}")
+        self._title = ipywidgets.HTML(f"<b>Self-check.</b> {html.escape(question.question)}")
         self.controls = ipywidgets.RadioButtons(options=list(self.options), value=None,
                                                 layout=ipywidgets.Layout(width="max-content"))
         self._out = ipywidgets.HTML("")
         self.controls.observe(self._picked, names="value")
         super().__init__([self._title, self.controls, self._out])
+
+    @property
+    def options_list(self) -> list[str]:
+        """The options, in the order they are shown."""
+        return list(self.options)
 
     def _picked(self, change: dict) -> None:
         option = change["new"]
@@ -71,36 +92,51 @@ class Quiz(ipywidgets.VBox):
         value = self.controls.value
         return None if value is None else value == self.answer
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        """The widget view, plus a static fallback: plain text without the answer, and HTML with
+        the answer folded away (what a viewer without a kernel or widget manager shows)."""
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["text/plain"] = static_text(self._spec)
+        bundle["text/html"] = static_html(self._spec)
+        return bundle
 
-def quiz(question: str, options: Mapping[str, str], answer: str) -> Quiz:
+
+def static_text(question: Question) -> str:
+    """The question and its options as plain text (no answer: plain text cannot fold it away)."""
+    lines = [f"Self-check. {question.question}"]
+    lines += [f"  ( ) {option}" for option in question.options]
+    return "\n".join(lines)
+
+
+def static_html(question: Question) -> str:
+    """The question, its options, then the answer and why in a collapsed <details> element."""
+    options = "".join(f"<li>{html.escape(option)}</li>" for option in question.options)
+    return (f'<div class="course-quiz"><p><b>Self-check.</b> {html.escape(question.question)}</p>'
+            f"<ul>{options}</ul>"
+            f"<details><summary>Show the answer</summary>"
+            f"<p><b>{html.escape(question.answer)}</b> {html.escape(question.options[question.answer])}</p>"
+            f"</details></div>")
+
+
+def quiz(question: str, options: Mapping[str, str] | None = None, answer: str | None = None) -> Quiz:
     """A multiple-choice self-check question.
 
-    question: the question, as plain text.
-    options:  each choice (plain text) -> the explanation shown when it is picked: why it is
-              right, or why it is wrong. At least two choices, every explanation non-empty.
-    answer:   the right choice: one of the keys of ``options``.
+    ``quiz(quiz_id)``: the question of the bank (``semantics.views.quiz_bank.QUIZZES``) with that id.
+
+    ``quiz(question, options, answer=...)``: a question of your own.
+      question: the question, as plain text.
+      options:  each choice (plain text) -> the explanation shown when it is picked: why it is
+                right, or why it is wrong. At least two choices, every explanation non-empty.
+      answer:   the right choice: one of the keys of ``options``.
     """
-    if not isinstance(question, str):
-        raise TypeError(f"question must be a str, got {question!r} of type {type(question).__name__}")
-    if not question.strip():
-        raise ValueError("question must be a non-empty str, got an empty one")
-    if not isinstance(options, Mapping):
-        raise TypeError(f"options must be a dict mapping each choice to its explanation, "
-                        f"got {type(options).__name__}")
-    if len(options) < 2:
-        raise ValueError(f"options must hold at least two choices, got {len(options)}")
-    for choice, why in options.items():
-        if not isinstance(choice, str) or not choice.strip():
-            raise TypeError(f"options keys must be non-empty str choices, got {choice!r}")
-        if not isinstance(why, str):
-            raise TypeError(f"options[{choice!r}] must be a str explanation, got {why!r} "
-                            f"of type {type(why).__name__}")
-        if not why.strip():
-            raise ValueError(f"options[{choice!r}] must explain why the choice is right or wrong, "
-                             "got an empty explanation")
-    if not isinstance(answer, str):
-        raise TypeError(f"answer must be a str (one of the options), got {answer!r} "
-                        f"of type {type(answer).__name__}")
-    if answer not in options:
-        raise ValueError(f"answer must be one of the options {', '.join(map(repr, options))}; got {answer!r}")
-    return Quiz(question, options, answer)
+    if options is None and answer is None:
+        if not isinstance(question, str):
+            raise TypeError(f"quiz_id must be a str (one of the ids in semantics.views.quiz_bank.QUIZZES), "
+                            f"got {question!r} of type {type(question).__name__}")
+        if question not in QUIZZES:
+            near = difflib.get_close_matches(question, list(QUIZZES), n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ValueError(f"quiz_id must be one of the ids in semantics.views.quiz_bank.QUIZZES "
+                             f"(such as {next(iter(QUIZZES))!r}); got {question!r}{hint}")
+        return Quiz(QUIZZES[question], quiz_id=question)
+    return Quiz(Question(question, options, answer))  # type: ignore[arg-type]
