@@ -383,7 +383,8 @@ def test_bar_heights_are_the_simulated_counts(mix):
             assert patch.get_y() == r.lost + r.once
             assert patch.get_y() + patch.get_height() == r.n_messages
     attempts = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if (t.get_gid() or "").startswith("attempts:")}
-    assert attempts == {f"attempts:{s}": f"{r.attempts / r.n_messages:.2f} attempts/msg" for s, r in reports.items()}
+    assert attempts == {f"attempts:{s}": f"{r.attempts / r.n_messages:.3f} attempts/msg\n"
+                                         f"{r.end_time / r.n_messages:.2f} time/msg" for s, r in reports.items()}
     assert reports["at-least-once"].duplicated > 0  # the comparison shows what it is for
 
 

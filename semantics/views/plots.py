@@ -79,6 +79,13 @@ def _new_axes(ax: Axes | None, size: tuple[float, float], margins: tuple[float, 
 # -- outcome bars ----------------------------------------------------------------------------------
 
 
+def _percent(p: float) -> str:
+    """A probability as a percentage that never reads 0.0% for one that is not zero."""
+    if 0 < p < 0.001:
+        return f"{100 * p:.2g}%"
+    return f"{100 * p:.1f}%"
+
+
 def share_text(count: int, n: int) -> str:
     """``count`` of ``n`` as a percentage that never reads 0.0% for a count that is not zero."""
     if not n:
@@ -90,7 +97,7 @@ def share_text(count: int, n: int) -> str:
 
 
 def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title: str | None = None,
-                 normalize: bool = False) -> Figure:
+                 normalize: bool = False, expected: Mapping[str, Mapping[str, float]] | None = None) -> Figure:
     """Stacked bars of lost / once / duplicated messages, one bar per labelled report, with the
     attempts per message written above each bar.
 
@@ -98,6 +105,8 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
     ax:        draw into this Axes (default: a new Figure).
     title:     the title (default: none).
     normalize: plot fractions of each run's messages instead of counts (runs of different sizes).
+    expected:  label -> the closed form's shares per message ("lost", "duplicated", from
+               ``semantics.expected``), written under each bar beside the sample above it.
     """
     _check_ax(ax)
     _check_title(title)
@@ -114,7 +123,8 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
 
     labels = list(reports)
     own = ax is None  # our own figure has room for the legend on the right; a given Axes may not
-    fig, ax = _new_axes(ax, (min(1.9 * len(labels) + 3.3, MAX_WIDTH), 4.2), (0.9, 1.75, 0.45, 0.4))
+    bottom = 0.4 if expected is None else 0.85  # room for the closed forms under the bars
+    fig, ax = _new_axes(ax, (min(1.9 * len(labels) + 3.3, MAX_WIDTH), 3.8 + bottom), (0.9, 1.75, 0.45, bottom))
     positions = list(range(len(labels)))
     layout = _BarsLayout(labels, normalize)
     for outcome in OUTCOMES:
@@ -133,8 +143,13 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
                                                     color="black", gid="bar-label")
     for i, label in enumerate(labels):
         layout.attempts[label] = ax.text(i, 0, "", ha="center", va="bottom", fontsize=FONT, gid=f"attempts:{label}")
+        if expected is not None:
+            layout.expected[label] = ax.text(i, -0.09, "", ha="center", va="top", fontsize=FONT, color="0.25",
+                                             transform=ax.get_xaxis_transform(), gid=f"expected:{label}")
     ax.set_xticks(positions, labels, fontsize=9)
     ax.tick_params(axis="y", labelsize=FONT)
+    if normalize:  # the headroom above 1 holds the attempts: no tick there
+        ax.set_yticks(np.linspace(0.0, 1.0, 6))
     ax.set_ylabel("fraction of messages" if normalize else "messages", fontsize=9)
     for spine in ("right", "top"):
         ax.spines[spine].set_visible(False)
@@ -146,7 +161,7 @@ def outcome_bars(reports: Mapping[str, Report], *, ax: Axes | None = None, title
     if title is not None:
         ax.set_title(title, fontsize=10)
     ax.semantics_bars = layout
-    update_outcome_bars(ax, reports)
+    update_outcome_bars(ax, reports, expected)
     return fig
 
 
@@ -159,14 +174,17 @@ class _BarsLayout:
         self.inside: dict[tuple[str, str], Any] = {}
         self.beside: dict[tuple[str, str], Any] = {}
         self.attempts: dict[str, Any] = {}
+        self.expected: dict[str, Any] = {}
 
     def artists(self) -> list[Any]:
-        return [*self.bars.values(), *self.inside.values(), *self.beside.values(), *self.attempts.values()]
+        return [*self.bars.values(), *self.inside.values(), *self.beside.values(), *self.attempts.values(),
+                *self.expected.values()]
 
 
-def update_outcome_bars(fig_or_ax: Figure | Axes, reports: Mapping[str, Report]) -> Figure:
-    """Refill bars made by ``outcome_bars`` with new reports under the same labels, in place (a widget
-    redraws without rebuilding the figure)."""
+def update_outcome_bars(fig_or_ax: Figure | Axes, reports: Mapping[str, Report],
+                        expected: Mapping[str, Mapping[str, float]] | None = None) -> Figure:
+    """Refill bars made by ``outcome_bars`` with new reports (and closed forms) under the same labels,
+    in place (a widget redraws without rebuilding the figure)."""
     ax = fig_or_ax.axes[0] if isinstance(fig_or_ax, Figure) and fig_or_ax.axes else fig_or_ax
     layout = getattr(ax, "semantics_bars", None)
     if not isinstance(layout, _BarsLayout):
@@ -200,8 +218,13 @@ def update_outcome_bars(fig_or_ax: Figure | Axes, reports: Mapping[str, Report])
         r = reports[label]
         per = r.attempts / r.n_messages if r.n_messages else 0.0
         layout.attempts[label].set_y(bottoms[i] + 0.02 * top)
-        layout.attempts[label].set_text(f"{per:.2f} attempts/msg")
-    ax.set_ylim(0, top * 1.15)
+        # three decimals: one more attempt in a thousand messages shows; and what the retries cost in time
+        layout.attempts[label].set_text(f"{per:.3f} attempts/msg\n{r.end_time / max(r.n_messages, 1):.2f} time/msg")
+    for label, text in layout.expected.items():
+        shares = (expected or {}).get(label)
+        text.set_text("" if shares is None else
+                      f"closed form: lost {_percent(shares['lost'])}\nduplicated {_percent(shares['duplicated'])}")
+    ax.set_ylim(0, top * 1.22)
     ax.figure.stale = True
     return ax.figure
 

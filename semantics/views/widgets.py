@@ -28,7 +28,7 @@ from ..sim.checker import SEMANTICS, Report
 from ..sim.sweeps import Sweep, sweep
 from ..validation import check_int, check_number, check_probability
 from .diagram import FONT, diagram_of, diagram_size, legend_handles, new_figure, sequence_diagram
-from .plots import (_check_names, bar_artists, outcome_bars, share_text, sweep_artists, sweep_figure,
+from .plots import (_check_names, _percent, bar_artists, outcome_bars, share_text, sweep_artists, sweep_figure,
                     update_outcome_bars, update_sweep_figure)
 from .render import Blitter
 
@@ -83,10 +83,6 @@ def closed_form_text(semantics: tuple[str, ...] = SEMANTICS, *, loss: float, ack
     return "closed form per message" + note + ": " + "; ".join(lines)
 
 
-def _percent(p: float) -> str:
-    return f"{100 * p:.2g}%" if 0 < p < 0.001 else f"{100 * p:.1f}%"
-
-
 def diagram_text(report: Report, semantic: str) -> str:
     """The run's summary and, for each invariant ``semantic`` requires, whether this run kept it."""
     if not isinstance(report, Report):
@@ -108,7 +104,7 @@ def diagram_run(semantic: str, **settings: Any) -> Report:
     return simulate(semantic, trace=True, **settings)
 
 
-STATS_MESSAGES = 1000
+STATS_MESSAGES = 500  # enough for rates within a few percent; few enough to rerun at every slider move
 
 
 def diagram_stats(semantic: str, *, n_messages: int = STATS_MESSAGES, **settings: Any) -> str:
@@ -343,9 +339,11 @@ class OutcomePanel(_Panel):
         self.reports = reports
         self.text = compare_text(reports)
         self.stats = compare_times(reports) + "\n" + closed_form_text(**values)
+        closed = {s: expected(s, loss=values["loss"], ack_loss=values["ack_loss"], max_retries=values["max_retries"])
+                  for s in SEMANTICS}
         if self.figure is None:
-            return outcome_bars(reports, title="same faults, three guarantees", normalize=True)
-        return update_outcome_bars(self.figure, reports)  # same bars, new heights
+            return outcome_bars(reports, title="same faults, three guarantees", normalize=True, expected=closed)
+        return update_outcome_bars(self.figure, reports, closed)  # same bars, new heights
 
     def dynamic(self, fig: Figure) -> list[Any]:
         return bar_artists(fig)
@@ -435,6 +433,7 @@ class DiagramPanel(_Panel):
             seed = showcase_seed(semantic, **settings)
         controls["seed"] = _seed(check_int("seed", seed, high=1_000_000))
         self.report: Report | None = None
+        self.footer: Any = None
         self._legend_used: tuple[str, ...] | None = None
         super().__init__(controls)
 
@@ -454,7 +453,9 @@ class DiagramPanel(_Panel):
         settings = {k: v for k, v in values.items() if k != "n_messages"}
         self.stats = diagram_stats(semantic, **settings) + "\n" + closed_form_text((semantic,), **settings)
         n = report.n_messages
-        height = round(min(max(1.0 + 0.75 * n, 3.0), 7.5) + 0.8 + 1.1, 2)  # plot, title, legend (5 rows)
+        # three sizes, so that a few more or fewer messages keep the figure (and its frame) as it was
+        plot = 3.5 if n <= 3 else 5.0 if n <= 6 else 7.0
+        height = round(plot + 0.8 + 1.5, 2)  # plot, title, legend, footer
         fig = self.figure
         if fig is None or tuple(fig.get_size_inches()) != (DIAGRAM_WIDTH, height):
             if fig is None:
@@ -462,7 +463,11 @@ class DiagramPanel(_Panel):
                 fig.add_subplot()
             fig.set_size_inches(DIAGRAM_WIDTH, height)
             fig.subplots_adjust(left=0.6 / DIAGRAM_WIDTH, right=1 - 0.1 / DIAGRAM_WIDTH, top=1 - 0.8 / height,
-                                bottom=1.1 / height)
+                                bottom=1.5 / height)
+            if self.footer is None:  # many runs like this one, and the closed form: what the sample is of
+                self.footer = fig.text(0.5, 0.08 / height, "", ha="center", va="bottom", fontsize=FONT,
+                                       color="0.2", gid="footer")
+            self.footer.set_y(0.08 / height)
         ax = fig.axes[0]
         old = getattr(ax, "semantics_diagram", None)
         if old is not None:
@@ -470,6 +475,7 @@ class DiagramPanel(_Panel):
                 artist.remove()
         title = (f"{semantic}: lost {report.lost}, once {report.once}, duplicated {report.duplicated}"
                  f"{'' if report.ok else f'  (run stopped: {report.status})'}")
+        self.footer.set_text(_wrap(self.stats))
         sequence_diagram(report, ax=ax, title=title, legend=False)
         used = tuple(diagram_of(ax).plan.used)
         if used != self._legend_used:  # the symbols this run shows, and only those
@@ -490,11 +496,27 @@ class DiagramPanel(_Panel):
 
     def dynamic(self, fig: Figure) -> list[Any]:
         ax = fig.axes[0]
-        return [*diagram_of(ax).artists, ax.title]
+        return [*diagram_of(ax).artists, ax.title, self.footer]
+
+    def _show(self, text: str, stats: str) -> None:
+        self.summary.value = _pre(text)  # the rates are in the figure, under the diagram
 
     def stamps(self, fig: Figure) -> list[tuple[Any, Any]]:
         legend = fig.axes[0].get_legend()
         return [(legend, self._legend_used)] if legend is not None else []
+
+
+def _wrap(text: str, width: int = 100) -> str:
+    """Lines of at most about ``width`` characters, broken after a comma or a semicolon."""
+    lines = []
+    for line in text.splitlines():
+        while len(line) > width:
+            cut = max(line.rfind("; ", 0, width), line.rfind(", ", 0, width))
+            cut = cut + 1 if cut > 0 else width
+            lines.append(line[:cut].rstrip())
+            line = "  " + line[cut:].lstrip()
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _native_size() -> w.Layout:
