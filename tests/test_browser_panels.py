@@ -64,6 +64,7 @@ HOOK_JS = r"""(out) => {
   const mark = () => { state.t0 = performance.now(); state.figure = null; };
   out.addEventListener('keydown', mark, true);
   out.addEventListener('mousedown', mark, true);
+  out.addEventListener('change', e => { if (e.target.tagName === 'SELECT') mark(); }, true);
   const seen = (img) => {
     const t0 = state.t0;
     if (t0 === null) return;
@@ -225,6 +226,8 @@ def move_every_control(page, output, where: str, rows: list[dict]) -> list[str]:
     problems = []
     controls = output.query_selector_all(CONTROLS)
     controls = [c for c in controls if not c.evaluate("c => c.parentElement.closest('.widget-toggle-buttons')")]
+    # a choice of guarantee or of swept parameter last: it changes which other controls apply
+    controls.sort(key=lambda c: bool(c.query_selector("button.widget-toggle-button")))
     names = []
     for control in controls:
         name = control_name(control)
@@ -293,14 +296,28 @@ def test_every_control_of_every_panel_changes_the_figure(page, lab, lesson, meas
 
 STEPPER_DEMO = [
     "import semantics\n"
-    "from semantics import Faults, Link\n"
-    "from semantics.sim.protocols import InMemoryDedupReceiver, RetryingSender\n"
+    "from semantics import Faults, Link, Node\n"
+    "from semantics.sim.protocols import RetryingSender\n"
     "from semantics.views.plots import sequence_diagram\n"
     "from semantics.views.stepper import step_through",
-    "# a receiver that deduplicates in volatile memory crashes after applying m1, before m1's ack arrives\n"
-    "view = step_through(RetryingSender, InMemoryDedupReceiver, n_messages=3, link=Link(ack_loss=0.5),\n"
+    "class Receiver(Node):\n"
+    "    \"\"\"Remembers in memory which messages it applied, and durably how many.\"\"\"\n"
+    "    def on_start(self):\n"
+    "        self.seen = set()\n"
+    "\n"
+    "    def on_message(self, msg_id, body):\n"
+    "        if msg_id not in self.seen:\n"
+    "            with self.atomic():\n"
+    "                self.apply(body)\n"
+    "                self.durable['applied'] = self.durable.get('applied', 0) + 1\n"
+    "            self.seen.add(msg_id)\n"
+    "        self.ack(msg_id)\n"
+    "\n"
+    "\n"
+    "# the receiver crashes after applying m1, before m1's ack arrives: the retry of m1 is applied again\n"
+    "view = step_through(RetryingSender, Receiver, n_messages=3, link=Link(ack_loss=0.5),\n"
     "                    faults=Faults(crash_times={'receiver': (1.5,)}, restart_after=4.0), seed=4)\n"
-    "view.slider.value = next(s.number for s in view.recording.steps if s.wiped)\n"
+    "view.slider.value = next(s.number for s in view.recording.steps if s.wiped) + 1  # steps count from 1\n"
     "view",
     "report = semantics.simulate('at-least-once', n_messages=4, loss=0.1, ack_loss=0.1, seed=7, trace=True)\n"
     "sequence_diagram(report, title='at-least-once, seed 7: loss 0.10, ack loss 0.10')",
@@ -308,6 +325,7 @@ STEPPER_DEMO = [
 
 
 def test_the_stepper_and_an_annotated_diagram_in_the_browser(page, lab, measured):
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 1300})  # the whole stepper in one screenshot
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / "stepper-demo.ipynb"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in STEPPER_DEMO])
@@ -321,7 +339,7 @@ def test_the_stepper_and_an_annotated_diagram_in_the_browser(page, lab, measured
     stepper.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
     screenshot(page, "stepper", "stepper.png", element=stepper)
-    assert "DOWN (crashed)" in stepper.inner_text()
+    assert "DOWN (crashed)" in stepper.inner_text() and "kept through the crash" in stepper.inner_text()
     diagram = outputs[-1]
     diagram.evaluate("e => e.scrollIntoView({block: 'start'})")
     size = diagram.query_selector("img").evaluate("img => [img.naturalWidth, img.clientWidth]")

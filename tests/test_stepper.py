@@ -122,12 +122,12 @@ def test_the_volatile_dedup_set_is_wiped_and_rebuilt_and_the_view_shows_it_struc
     steps = view.recording.steps
     wiped = next(s for s in steps if s.wiped.get("receiver", {}).get("seen"))
     assert wiped.wiped["receiver"]["seen"] == {"m1"}
-    view.slider.value = wiped.number
+    view.slider.value = wiped.number + 1
     html = view.state_html.value
     assert "wiped by the crash" in html and "<s " in html and "DOWN (crashed)" in html
     assert "volatile: wiped by the crash (was {'seen': {'m1'}})" in view.text
     restarted = next(s for s in steps[wiped.number:] if s.snapshot.nodes["receiver"].up)
-    view.slider.value = restarted.number
+    view.slider.value = restarted.number + 1
     assert restarted.snapshot.nodes["receiver"].volatile["seen"] <= wiped.wiped["receiver"]["seen"] | {
         e.msg_id for e in restarted.events}
 
@@ -140,14 +140,14 @@ def test_the_view_steps_forward_and_back_and_draws_the_run_so_far():
     images = {bytes(view.image.value)}
     for k in range(1, 8):
         view.next()
-        assert view.slider.value == k
+        assert view.slider.value == k + 1
         step = view.step
         sends = sum(e.kind == "send" for e in trace[:step.last + 1])
         assert plots.count_marks(view.figure)["arrow"] == sends  # the arrows sent so far, no more
         images.add(bytes(view.image.value))
     assert len(images) == 8
     view.previous()
-    assert view.slider.value == 6
+    assert view.slider.value == 7
     view.slider.value = view.slider.max
     assert view.next_button.disabled
     assert plots.count_marks(view.figure)["arrow"] == sum(e.kind == "send" for e in trace)

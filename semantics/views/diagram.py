@@ -255,6 +255,11 @@ def _gap(n_lanes: int) -> float:
     return min(_GAP, (MAX_WIDTH - _LEFT - 0.1 - 2 * _COLUMN) / (n_lanes - 1))
 
 
+def legend_columns(inches: float) -> int:
+    """Legend columns that fit under a plot ``inches`` wide (an entry takes up to 2.2 inches)."""
+    return max(1, min(3, int((inches + 0.3) // 2.2)))
+
+
 def _plot_width(n_lanes: int) -> float:
     return 2 * _COLUMN + _gap(n_lanes) * max(n_lanes - 1, 0)
 
@@ -362,7 +367,7 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
         title += left_out
     plan = _plan(report.trace, indices, lanes, windows, annotate)
     if ax is None:
-        rows = math.ceil(len(plan.used) / 3) if legend else 0
+        rows = math.ceil(len(plan.used) / legend_columns(_plot_width(len(lanes)))) if legend else 0
         per_time = words_per_time(plan, lanes)
         width, height = diagram_size(len(lanes), plan.hi - plan.lo - 1.2, rows, title.count("\n") + 1, per_time)
         if max_height is not None:
@@ -528,7 +533,7 @@ class Diagram:
             handles = legend_handles(self.plan.used)
             inches = ax.get_position().width * ax.figure.get_figwidth()  # an Axes someone else sized may be narrow
             self._add(ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                                ncol=max(1, min(3, int(inches // 2.3))),
+                                ncol=legend_columns(inches),
                                 fontsize=FONT, frameon=False, borderaxespad=0.4, handlelength=1.8,
                                 columnspacing=1.2))
         ax.semantics_diagram = self

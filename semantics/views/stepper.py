@@ -258,7 +258,7 @@ class StepperView:
             raise ValueError("the run has no step to show (no message was sent)")
         self.recording = recording
         n = len(recording.steps)
-        self.slider = w.IntSlider(value=0, min=0, max=n - 1, description="step", continuous_update=True,
+        self.slider = w.IntSlider(value=1, min=1, max=n, description="step", continuous_update=True,
                                   style={"description_width": "4em"}, layout=w.Layout(width="34em"))
         self.previous_button = w.Button(description="◀ previous", layout=w.Layout(width="8em"))
         self.next_button = w.Button(description="next ▶", layout=w.Layout(width="8em"))
@@ -277,18 +277,18 @@ class StepperView:
                               w.HBox([self.happened, self.state_html]), self.image])
         self.previous_button.on_click(lambda _: self.previous())
         self.next_button.on_click(lambda _: self.next())
-        self.slider.observe(lambda change: self.show(change["new"]), names="value")
+        self.slider.observe(lambda change: self.show(change["new"] - 1), names="value")  # shown from 1
         self.show(0)
 
     @property
     def step(self) -> Step:
-        return self.recording.steps[self.slider.value]
+        return self.recording.steps[self.slider.value - 1]
 
     def next(self) -> None:
         self.slider.value = min(self.slider.value + 1, self.slider.max)
 
     def previous(self) -> None:
-        self.slider.value = max(self.slider.value - 1, 0)
+        self.slider.value = max(self.slider.value - 1, self.slider.min)
 
     def show(self, k: int) -> None:
         step = self.recording.state(k)
