@@ -21,7 +21,6 @@ import datetime
 import json
 import statistics
 import time
-from pathlib import Path
 
 import nbformat
 import pytest

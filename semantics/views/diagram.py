@@ -3,9 +3,9 @@
 One lane per node, time running down; an arrow per transmission (a lost one stops half-way at a
 mark); marks for submits, timeouts, effects, crashes and restarts; shading where a node was down and
 where the network was partitioned; and the key facts written beside them ("m2 lost", "ack m1 lost",
-"timeout m1", "retry 1", "duplicate m1 delivered", "2nd effect of m1: duplicate", "ignored, acked
-again", "crash: volatile state lost", "restart: durable state kept", "gave up on m3"), placed so
-that no label covers another label, an arrow or a mark (``labels``).
+"timeout m1", "retry 1", "duplicate m1 delivered", "2nd effect: duplicate", "ignored, acked again",
+"m2 acked, not applied", "crash: volatile state lost", "restart", "gave up on m3"; the words come
+from ``story``), placed so that no label covers another label, an arrow or a mark (``labels``).
 
 Every drawn element carries a ``gid`` naming what it shows ("arrow", "drop", "effect", ...), and
 each is tied to the trace event it shows, so tests check a picture against its run and a stepper
