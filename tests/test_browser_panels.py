@@ -31,7 +31,7 @@ from test_browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FIGURES_JS, LESSON
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPORT = ARTIFACTS / "browser-latency.json"
-PRESSES = 5                 # per control: enough for a median
+PRESSES = 6                 # per control: enough for a median (three steps up, three back)
 CHANGE_TIMEOUT = 15.0       # s, a press until the panel shows its new output
 TARGET_MS = 80.0            # issue 15: key press to changed figure, median per control (reported by bench)
 
@@ -158,13 +158,17 @@ def is_disabled(control) -> bool:
 
 
 def press(page, control, k: int) -> str:
-    """Move ``control`` once, as a learner does; return what was done."""
+    """Move ``control`` once, as a learner does; return what was done. A slider goes three steps up
+    and three back (down and up at the top of its range), so that each control is measured from the
+    state the lesson left the panel in."""
     if control.query_selector(".noUi-handle"):
         handle = control.query_selector(".noUi-handle")
         handle.scroll_into_view_if_needed()
-        at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
-        at_min = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemin")
-        key = "ArrowLeft" if at_max or (k % 4 in (2, 3) and not at_min) else "ArrowRight"
+        if k == 0:
+            top = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+            control.evaluate("(c, top) => { c.__firstKey = top ? 'ArrowLeft' : 'ArrowRight'; }", top)
+        first = control.evaluate("c => c.__firstKey")
+        key = first if k % PRESSES < PRESSES // 2 else ("ArrowRight" if first == "ArrowLeft" else "ArrowLeft")
         handle.focus()
         page.keyboard.press(key)
         return key
@@ -236,7 +240,10 @@ def move_every_control(page, output, where: str, rows: list[dict]) -> list[str]:
                 problems.append(f"{where}: {name} is disabled and the panel does not say why")
             continue
         latencies, figure_changes = [], 0
-        for k in range(PRESSES):
+        start = control.evaluate("c => { const i = c.querySelector('input'); return i ? i.value : null; }")
+        is_text = bool(control.query_selector("input[type=number], input[type=text]"))
+        toggles = len(control.query_selector_all("button.widget-toggle-button"))
+        for k in range(toggles or PRESSES):  # a toggle goes round its options, back to the first
             if is_disabled(control):  # a stepper's next button at the last step
                 break
             before = panel_state(output)
@@ -249,6 +256,12 @@ def move_every_control(page, output, where: str, rows: list[dict]) -> list[str]:
                 figure_changes += 1
                 if latency is not None:
                     latencies.append(latency)
+        if is_text and start is not None:  # the seed as the lesson set it, for the controls after it
+            box = control.query_selector("input")
+            before = panel_state(output)
+            box.fill(start)
+            page.keyboard.press("Enter")
+            wait_for_change(page, output, before)
         if not figure_changes:
             problems.append(f"{where}: {name}: {PRESSES} presses never changed the figure")
         if latencies:
