@@ -227,6 +227,10 @@ def move_every_control(page, output, where: str, rows: list[dict]) -> list[str]:
     """Press each control of the panel in ``output`` PRESSES times; return what went wrong."""
     output.evaluate(HOOK_JS)
     problems = []
+    scaled = output.evaluate("o => Array.from(o.querySelectorAll('img')).filter(i => i.naturalWidth && "
+                             "Math.abs(i.clientWidth - i.naturalWidth) > 1).map(i => [i.naturalWidth, i.clientWidth])")
+    if scaled:
+        problems.append(f"{where}: figures shown scaled (natural, shown width): {scaled}: blurred text")
     controls = output.query_selector_all(CONTROLS)
     controls = [c for c in controls if not c.evaluate("c => c.parentElement.closest('.widget-toggle-buttons')")]
     # a choice of guarantee or of swept parameter last: it changes which other controls apply

@@ -167,7 +167,7 @@ def _put(block: Block, sizes: list[tuple[float, float]], chosen: tuple, anchor: 
 def _size(text: Text, renderer: Any) -> tuple[float, float]:
     """Width and height of a line in pixels, from the renderer's layout of it (kept per figure: the
     same words come back at every redraw of a panel)."""
-    fig = text.get_figure(root=True)
+    fig = text.figure
     sizes = fig.__dict__.setdefault("_semantics_text_sizes", {})
     key = (text.get_text(), text.get_fontproperties(), renderer.dpi)
     size = sizes.get(key)

@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.figure import Figure
-from matplotlib.ft2font import RenderMode
+from matplotlib.ft2font import FT2Font
+
+try:  # the glyph-by-glyph rendering of matplotlib 3.11; older versions draw text as they always did
+    from matplotlib.ft2font import RenderMode
+    _GLYPHS = all(hasattr(FT2Font, name) for name in ("_layout", "_render_glyph", "_set_transform"))
+except ImportError:  # pragma: no cover - matplotlib < 3.11
+    RenderMode, _GLYPHS = None, False
 
 _CACHE_LIMIT = 4096  # strings kept per canvas; a panel shows a few hundred distinct ones
 
@@ -55,7 +61,7 @@ class _TextCachingRenderer(RendererAgg):
 
     def draw_text(self, gc: Any, x: float, y: float, s: str, prop: Any, angle: float, ismath: Any = False,
                   mtext: Any = None) -> None:
-        if ismath or not s:
+        if ismath or not s or not _GLYPHS:
             return super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
         features = mtext.get_fontfeatures() if mtext is not None else None
         language = mtext.get_language() if mtext is not None else None
