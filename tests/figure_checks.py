@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import io
 import json
 import os
@@ -108,6 +109,7 @@ def text_heights_px(fig: Figure, drawn: list[Drawn], column_px: float) -> list[t
     return [(d, d.text.get_fontsize() * fig.dpi / 72 * scale) for d in drawn]
 
 
+@functools.lru_cache(maxsize=None)  # one run per lesson per test session: the figure and panel tests share it
 def run_lesson(path: Path) -> list[tuple[str, object]]:
     """Run a lesson's code cells in-process, as Run All would (magics aside), and return what each
     cell shows: (where, object) for every object a cell displays or ends with."""
