@@ -375,6 +375,18 @@ class SweepPanel(_Panel):
         }
         self.result: Sweep | None = None
         super().__init__(controls, details="table of the simulated rates")
+        self._prepare_frames()
+
+    def _prepare_frames(self) -> None:
+        """Draw the frame (axes, ticks, labels) of each other swept parameter once now, so that the
+        learner's first click on it redraws only the data over kept pixels."""
+        values, shown = self.values, self.result
+        for parameter in SWEEP_VALUES:
+            if parameter != values["parameter"]:
+                fig = self.compute({**values, "parameter": parameter})
+                self._blitter.png(fig, self.dynamic(fig))
+        self.compute(values)
+        self.result = shown
 
     def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
         name = values["parameter"]
