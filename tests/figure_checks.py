@@ -134,3 +134,19 @@ def run_lesson(path: Path) -> list[tuple[str, object]]:
     finally:
         os.chdir(here)
     return found
+
+
+COLUMN_PX = 900   # a notebook column: JupyterLab on a 1280 px screen with its file browser open
+MIN_PX = 10.0     # the smallest text a learner should have to read, as shown
+
+
+def check_readable(fig: Figure, where: str) -> None:
+    """No two texts overlap, no label covers an arrow, every text is MIN_PX tall or more as shown."""
+    drawn = draw_texts(fig)
+    assert drawn, f"{where}: no text drawn"
+    clashes = overlaps(drawn)
+    assert not clashes, f"{where}: texts overlap: {clashes[:5]}"
+    covered = texts_on_arrows(fig, drawn)
+    assert not covered, f"{where}: labels on arrows: {[d for d, _ in covered][:5]}"
+    small = [(d, round(px, 1)) for d, px in text_heights_px(fig, drawn, COLUMN_PX) if px < MIN_PX]
+    assert not small, f"{where}: text under {MIN_PX:g} px as shown in a {COLUMN_PX} px column: {small[:5]}"

@@ -26,27 +26,12 @@ from semantics.sim.protocols import ProcessThenAckReceiver, RetryingSender
 from semantics.views import plots
 from semantics.views.diagram import Picture
 
-from figure_checks import draw_texts, overlaps, run_lesson, text_heights_px, texts_on_arrows
+from figure_checks import COLUMN_PX, check_readable, draw_texts, overlaps, run_lesson, text_heights_px, texts_on_arrows
 
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = sorted(ROOT.glob("notebooks/0[0-4]-*.ipynb"))
-COLUMN_PX = 900
-MIN_PX = 10.0
-
-
-def check_readable(fig: Figure, where: str) -> None:
-    drawn = draw_texts(fig)
-    assert drawn, f"{where}: no text drawn"
-    clashes = overlaps(drawn)
-    assert not clashes, f"{where}: texts overlap: {clashes[:5]}"
-    covered = texts_on_arrows(fig, drawn)
-    assert not covered, f"{where}: labels on arrows: {[d for d, _ in covered][:5]}"
-    small = [(d, round(px, 1)) for d, px in text_heights_px(fig, drawn, COLUMN_PX) if px < MIN_PX]
-    assert not small, f"{where}: text under {MIN_PX:g} px as shown in a {COLUMN_PX} px column: {small[:5]}"
-
-
 def lesson_figures(path: Path) -> list[tuple[str, Figure]]:
     """Every figure the course's library made in a lesson: those a cell shows, displays or keeps in a panel."""
     found = []

@@ -13,7 +13,7 @@ import semantics
 from semantics.views import plots, widgets
 from semantics.sim.sweeps import sweep
 
-from figure_checks import run_lesson
+from figure_checks import check_readable, run_lesson
 
 PNG = b"\x89PNG\r\n\x1a\n"
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +65,7 @@ def test_every_control_of_every_panel_in_a_lesson_changes_the_output_or_is_disab
     assert panels, f"{lesson.name} shows no panel"
     for where, panel in panels:
         assert_every_control_responds(panel, where)
+        check_readable(panel.figure, f"{where}, after every control moved")  # a learner's state, still legible
 
 
 def test_the_check_catches_a_control_that_changes_nothing():

@@ -211,7 +211,8 @@ def update_outcome_bars(fig_or_ax: Figure | Axes, reports: Mapping[str, Report],
             inside.set_y(bottoms[i] + h / 2)
             inside.set_text(f"{count}\n({share})")
             beside.set_y(bottoms[i] + h / 2)
-            beside.set_text(f"{outcome} {count} ({share})")
+            # two short lines fit in the gap to the next bar
+            beside.set_text(f"{count} {'dup.' if outcome == 'duplicated' else outcome}\n({share})")
             bottoms[i] += h
     top = max(bottoms) or 1.0
     for i, label in enumerate(layout.labels):
