@@ -1,7 +1,10 @@
 """make bench: every benchmark of the course, one after the other, figures and ratios printed.
 
 Each bench/bench_*.py module has a main(); they run in one process, in name order. A main() may
-return its headline figures (a dict name -> text); they are printed side by side at the end."""
+return its headline figures (a dict name -> text); they are printed side by side at the end.
+bench_plots also prints the browser's key-press-to-figure latencies per control, from the report
+file (test-artifacts/browser-latency.json) that tests/test_browser_panels.py writes: run that test
+first (it needs chromium) to refresh them."""
 
 from __future__ import annotations
 

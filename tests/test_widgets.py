@@ -1,6 +1,11 @@
 """The widget panels, built and driven headless: set a control's value, and the text and the figure
-show the numbers of the headless call with the new settings."""
+show the numbers of the headless call with the new settings; every control of every panel the
+lessons show changes the figure or the numbers, or is disabled with its reason; the figure comes
+before the numbers, and long tables are collapsed below it."""
 
+from pathlib import Path
+
+import ipywidgets as w
 import numpy as np
 import pytest
 
@@ -8,7 +13,118 @@ import semantics
 from semantics.views import plots, widgets
 from semantics.sim.sweeps import sweep
 
+from figure_checks import check_readable, run_lesson
+
 PNG = b"\x89PNG\r\n\x1a\n"
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = sorted(ROOT.glob("notebooks/0[0-4]-*.ipynb"))
+
+
+def output(panel):
+    """What a learner sees change: the figure's pixels and every number (the echo line aside)."""
+    return bytes(panel.image.value), panel.numbers
+
+
+def one_move(control):
+    """The value one key press (or click) gives ``control``: a slider's step (down at the top of its
+    range), a toggle's next option, the next seed."""
+    if isinstance(control, w.ToggleButtons):
+        options = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        return options[(options.index(control.value) + 1) % len(options)]
+    if isinstance(control, w.BoundedIntText):
+        return control.value + 1
+    up = control.value + control.step
+    value = up if up <= control.max else control.value - control.step
+    return int(value) if isinstance(control, w.IntSlider) else round(value, 6)
+
+
+def assert_every_control_responds(panel, where):
+    for name, control in panel.controls.items():
+        if control.disabled:
+            reason = panel.reasons.get(name)
+            assert reason and control.tooltip == reason, f"{where}: {name} is disabled without a reason"
+            assert reason in panel.notes.value.replace("&#x27;", "'"), f"{where}: the reason is not shown"
+            continue
+        before, echo = output(panel), panel.echo
+        control.value = one_move(control)
+        after = output(panel)
+        assert panel.echo != echo, f"{where}: the echo does not follow {name}"
+        assert after != before or control.disabled, (
+            f"{where}: moving {name} to {control.value!r} changed neither the figure nor the numbers")
+
+
+@pytest.mark.parametrize("kind", list(widgets.PANELS))
+def test_every_control_of_each_panel_at_its_defaults_changes_the_output_or_is_disabled(kind):
+    assert_every_control_responds(widgets.PANELS[kind](), f"{kind} panel at its defaults")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_every_control_of_every_panel_in_a_lesson_changes_the_output_or_is_disabled(lesson):
+    panels = [(where, obj) for where, obj in run_lesson(lesson) if isinstance(obj, widgets._Panel)]
+    assert panels, f"{lesson.name} shows no panel"
+    for where, panel in panels:
+        assert_every_control_responds(panel, where)
+        check_readable(panel.figure, f"{where}, after every control moved")  # a learner's state, still legible
+
+
+def test_the_check_catches_a_control_that_changes_nothing():
+    panel = widgets.OutcomePanel(n_messages=300)
+    compute = panel.compute
+    panel.compute = lambda values: compute({**values, "seed": 0})  # the seed no longer reaches the run
+    with pytest.raises(AssertionError, match="moving seed to 1 changed neither the figure nor the numbers"):
+        assert_every_control_responds(panel, "outcome panel")
+
+
+def test_controls_that_do_not_apply_to_at_most_once_are_disabled_with_the_reason():
+    panel = widgets.DiagramPanel(semantic="at-least-once", n_messages=3)
+    assert not any(c.disabled for c in panel.controls.values())
+    panel.controls["semantic"].value = "at-most-once"
+    assert {n for n, c in panel.controls.items() if c.disabled} == {"ack_loss", "max_retries", "timeout"}
+    assert "waits for no ack" in panel.controls["timeout"].tooltip
+    assert "ack loss does not apply" in panel.notes.value and "max retries" not in panel.echo
+    panel.controls["semantic"].value = "exactly-once"
+    assert not any(c.disabled for c in panel.controls.values()) and panel.notes.value == ""
+    # nothing random: every seed gives the same run
+    clean = widgets.DiagramPanel(n_messages=2, loss=0.0, ack_loss=0.0)
+    assert clean.controls["seed"].disabled and "every seed gives the same run" in clean.reasons["seed"]
+    clean.controls["loss"].value = 0.05
+    assert not clean.controls["seed"].disabled
+
+
+def test_the_panels_echo_the_parameters_they_ran_with():
+    panel = widgets.DiagramPanel(semantic="at-least-once", n_messages=4, loss=0.3, ack_loss=0.2, seed=5)
+    assert panel.echo == ("ran with: at-least-once, loss 0.3, ack loss 0.2, duplication 0, delay spread 0, "
+                          "max retries 3, timeout 3, crash prob. 0, messages 4, seed 5")
+    assert panel.echo in panel.echo_line.value
+    panel.controls["loss"].value = 0.5
+    assert "loss 0.5," in panel.echo
+    sweeper = widgets.SweepPanel(parameter="ack_loss", n_messages=2000)
+    assert sweeper.echo == "ran with: sweep over ack loss, loss 0.1, max retries 3, messages 2000, seed 0"
+
+
+def test_the_figure_comes_first_and_the_sweep_table_is_collapsed_below_it():
+    for panel in (widgets.OutcomePanel(n_messages=200), widgets.DiagramPanel(n_messages=2),
+                  widgets.SweepPanel(n_messages=1000)):
+        children = list(panel.children)
+        assert children.index(panel.image) < children.index(panel.summary)
+        assert children.index(panel.image) == 2  # the controls, the reasons line, then the figure
+    sweeper = panel
+    assert sweeper.accordion.selected_index is None  # collapsed until asked for
+    assert sweeper.table in sweeper.details.value.replace("&#x27;", "'") or "|" in sweeper.details.value
+    assert len(sweeper.summary.value.splitlines()) == 1
+
+
+def test_a_diagram_panel_without_a_seed_opens_on_a_run_that_shows_the_point():
+    amo = widgets.DiagramPanel(semantic="at-most-once", n_messages=4, loss=0.3)
+    assert amo.report.lost >= 1
+    alo = widgets.DiagramPanel(semantic="at-least-once", n_messages=4, loss=0.3, ack_loss=0.3)
+    assert alo.report.duplicated >= 1 or alo.report.attempts > alo.report.n_messages
+    eo = widgets.DiagramPanel(semantic="exactly-once", n_messages=4, loss=0.3, ack_loss=0.3)
+    assert any(m.deliveries > 1 and m.effects == 1 for m in eo.report.messages())
+    assert eo.controls["seed"].value == widgets.showcase_seed("exactly-once", n_messages=4, loss=0.3, ack_loss=0.3,
+                                                              duplicate=0.0, jitter=0.0, max_retries=3,
+                                                              timeout=3.0, crash_prob=0.0)
 
 
 def test_outcome_panel_shows_the_headless_numbers_and_follows_a_slider():
@@ -23,28 +139,32 @@ def test_outcome_panel_shows_the_headless_numbers_and_follows_a_slider():
     reports = widgets.compare(**{**panel.values})
     assert panel.values["loss"] == 0.6
     assert panel.text == widgets.compare_text(reports) != before_text
+    assert panel.stats == widgets.compare_times(reports) + "\n" + widgets.closed_form_text(**panel.values)
     assert bytes(panel.image.value) != before_image and bytes(panel.image.value).startswith(PNG)
     heights = plots.bar_heights(panel.figure)
-    for s, r in reports.items():
-        assert heights[s] == {"lost": r.lost, "once": r.once, "duplicated": r.duplicated}
+    for s, r in reports.items():  # shares of the messages sent, so the scale stays put
+        assert heights[s] == pytest.approx({k: getattr(r, k) / r.n_messages for k in ("lost", "once", "duplicated")})
     # the numbers are visible text (what a browser test reads), not only a picture
     assert f"lost {reports['at-most-once'].lost:>6}" in panel.summary.value
     # redrawn in place: the same figure, and the pixels a full draw of these numbers gives
     fresh = widgets.OutcomePanel(n_messages=300, loss=0.6, ack_loss=0.2)
     assert bytes(fresh.image.value) == bytes(panel.image.value)
     figure = panel.figure
-    panel.controls["n_messages"].value = 500  # a new scale: the full draw path
-    assert panel.figure is figure and plots.bar_heights(figure)["exactly-once"]["once"] == \
-        widgets.compare(**panel.values)["exactly-once"].once
+    panel.controls["n_messages"].value = 500
+    assert panel.figure is figure and plots.bar_heights(figure)["exactly-once"]["once"] == pytest.approx(
+        widgets.compare(**panel.values)["exactly-once"].once / 500)
     assert bytes(widgets.OutcomePanel(n_messages=500, loss=0.6, ack_loss=0.2).image.value) == bytes(panel.image.value)
 
 
-def test_outcome_panel_crashes_and_timeouts_change_the_outcome():
+def test_outcome_panel_crashes_timeouts_and_delays_change_the_outcome_or_its_time():
     panel = widgets.OutcomePanel(n_messages=300, loss=0.0, ack_loss=0.0)
     assert "duplicated      0" in panel.text.splitlines()[1]  # a perfect link: nothing to retry
     panel.controls["timeout"].value = 0.5  # shorter than the round trip (2): every message is retried
     assert panel.text.splitlines()[1].split("duplicated")[1].split()[0] != "0"
     panel.controls["timeout"].value = 3.0
+    before = panel.stats
+    panel.controls["jitter"].value = 0.1  # too little spread to cause a retry, but the trips take longer
+    assert panel.stats != before and panel.text == widgets.compare_text(widgets.compare(**panel.values))
     panel.controls["crash_prob"].value = 0.05
     assert panel.text == widgets.compare_text(widgets.compare(**panel.values))
 
@@ -52,6 +172,7 @@ def test_outcome_panel_crashes_and_timeouts_change_the_outcome():
 def test_sweep_panel_follows_its_controls_and_blits_the_same_pixels():
     panel = widgets.SweepPanel(n_messages=2000, ack_loss=0.2)
     assert panel.controls["loss"].disabled and not panel.controls["ack_loss"].disabled
+    assert "on the x axis" in panel.reasons["loss"]
     expected = sweep("loss", widgets.SWEEP_VALUES["loss"], n_messages=2000, loss=panel.values["loss"],
                      ack_loss=0.2, max_retries=3, seed=0)
     assert panel.text == expected.table(keys=("lost", "duplicated", "attempts"))
@@ -73,6 +194,9 @@ def test_sweep_panel_follows_its_controls_and_blits_the_same_pixels():
     assert panel.controls["max_retries"].disabled and not panel.controls["loss"].disabled
     assert panel.result.values == tuple(range(11))
     assert panel.text.splitlines()[1].split("|")[0].strip() == "max_retries"
+    # back to a frame drawn before: its kept pixels, the very pixels of a full draw
+    panel.controls["parameter"].value = "loss"
+    assert bytes(panel.image.value) == bytes(widgets.SweepPanel(n_messages=2000, ack_loss=0.5).image.value)
 
 
 def test_diagram_panel_draws_the_run_it_reports():
@@ -82,27 +206,33 @@ def test_diagram_panel_draws_the_run_it_reports():
     assert plots.count_marks(panel.figure)["arrow"] == sum(e.kind == "send" for e in report.trace)
     same = semantics.simulate("at-least-once", n_messages=4, loss=0.3, ack_loss=0.3, seed=1, trace=True)
     assert report.trace == same.trace  # the panel is the headless call, nothing more
+    settings = dict(loss=0.3, ack_loss=0.3, duplicate=0.0, jitter=0.0, max_retries=3, timeout=3.0, crash_prob=0.0)
+    assert panel.stats == (widgets.diagram_stats("at-least-once", seed=1, **settings) + "\n"
+                           + widgets.closed_form_text(("at-least-once",), **settings))
+    assert "closed form per message: at-least-once lost 0.8%, duplicated 27.5%, 1.903 attempts" in panel.stats
+    legend = [t.get_text() for t in panel.figure.axes[0].get_legend().get_texts()]
+    assert legend == [t.get_text() for t in plots.sequence_diagram(report).axes[0].get_legend().get_texts()]
 
     before = bytes(panel.image.value)
     panel.controls["semantic"].value = "at-most-once"
     assert panel.text.endswith("invariants of at-most-once:\n  no duplicate effects: kept")
+    assert panel.report.trace == widgets.diagram_run("at-most-once", n_messages=4, loss=0.3, ack_loss=0.3,
+                                                     max_retries=3, seed=1).trace
     assert bytes(panel.image.value) != before
     panel.controls["n_messages"].value = 7
     assert panel.report.n_messages == 7
     assert plots.count_marks(panel.figure)["submit"] == 7
-    # the diagram of the next run is drawn over the kept frame: the very pixels of a full draw
-    figure, background = panel.figure, panel._background
-    for seed in range(2, 30):  # a run of similar length: same frame, so the fast path
+    # the diagram of the next run is drawn over a kept frame: the very pixels of a full draw
+    figure = panel.figure
+    for seed in range(2, 30):
         panel.controls["seed"].value = seed
-        if panel._background is background:
+        fresh = widgets.DiagramPanel(semantic="at-most-once", n_messages=7, loss=0.3, ack_loss=0.3, seed=seed)
+        assert fresh.text == panel.text and bytes(fresh.image.value) == bytes(panel.image.value)
+        if seed > 5:
             break
-    else:
-        pytest.fail("no run of 7 messages in seeds 2..29 kept the frame")
     assert panel.figure is figure
     marks = plots.count_marks(panel.figure)
     assert marks["arrow"] == sum(e.kind == "send" for e in panel.report.trace) and marks["lane"] == 2
-    fresh = widgets.DiagramPanel(semantic="at-most-once", n_messages=7, loss=0.3, ack_loss=0.3, seed=seed)
-    assert fresh.text == panel.text and bytes(fresh.image.value) == bytes(panel.image.value)
 
 
 def test_diagram_text_gives_the_verdict_of_each_invariant():
@@ -112,7 +242,6 @@ def test_diagram_text_gives_the_verdict_of_each_invariant():
     verdicts = panel.report.verdicts("exactly-once")
     assert lines[-4] == "invariants of exactly-once:"
     assert lines[-3:] == [f"  {name}: kept" for name in verdicts] and all(verdicts.values())
-    # the same words for a run that broke one (a receiver that forgets its dedup record in a crash)
     from semantics.sim.protocols import InMemoryDedupReceiver, RetryingSender
     for seed in range(50):
         report = semantics.run(RetryingSender, InMemoryDedupReceiver, n_messages=5, seed=seed, trace=True,
@@ -136,6 +265,12 @@ def test_costly_controls_update_on_release():
     assert sweeper.controls["loss"].continuous_update is True  # the vectorised sweep keeps up
 
 
+def test_share_text_never_says_zero_of_something():
+    assert plots.share_text(2, 10_000) == "0.02%"
+    assert plots.share_text(1, 2_000_000) == "<0.01%"
+    assert plots.share_text(0, 100) == "0.0%" and plots.share_text(5, 100) == "5.0%"
+
+
 def test_panel_arguments_are_checked():
     with pytest.raises(ValueError, match=r"n_messages must be an integer \[100, 20000\], got 5"):
         widgets.OutcomePanel(n_messages=5)
@@ -153,6 +288,8 @@ def test_panel_arguments_are_checked():
         widgets.compare(n_messages=0)
     with pytest.raises(TypeError, match="reports must be a non-empty mapping"):
         widgets.compare_text({})
+    with pytest.raises(TypeError, match="reports must be a non-empty mapping"):
+        widgets.compare_times({})
     with pytest.raises(TypeError, match="report must be a semantics Report"):
         widgets.diagram_text("m1", "exactly-once")
     with pytest.raises(ValueError, match="semantic must be one of"):

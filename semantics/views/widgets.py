@@ -1,31 +1,36 @@
 """Widget panels (ipywidgets 8) where a learner moves loss, retries, timeouts and crashes and sees the
 outcome change; each is a thin wrapper over a headless call that a test or a notebook can run alone.
 
-Every panel is a ``VBox`` with ``.controls`` (name -> widget), ``.summary`` (an HTML widget showing the
-current numbers; ``.text`` is the same, plain) and ``.image`` (the figure as PNG, redrawn in place).
+Every panel is a ``VBox``: its controls, a line saying which controls do not apply (and why), the
+figure, a line echoing the parameters it ran with, the numbers, and (for the sweep) its table,
+collapsed. ``.controls`` maps names to widgets, ``.text`` is the headless call's text, ``.echo``
+the parameters line, ``.numbers`` every number shown (what changes when a control moves),
+``.image`` the figure as PNG, redrawn in place.
+
+Every control changes the figure or the numbers, or is disabled with its reason (``.reasons``):
+at-most-once sends once and waits for no ack, so ack loss, retries and timeouts do not apply to
+it; the swept parameter is on the x axis; a seed means nothing where nothing is random.
 """
 
 from __future__ import annotations
 
 import html
-import io
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image
 
-from ..sim.analysis import KEYS
-from ..sim.checker import SEMANTICS, Report
 from ..facade import simulate
-from .plots import (Picture, _check_names, bar_artists, diagram_legend, outcome_bars, sequence_diagram, sweep_artists, sweep_figure,
-                    update_outcome_bars, update_sweep_figure)
+from ..sim.analysis import KEYS, expected
+from ..sim.checker import SEMANTICS, Report
 from ..sim.sweeps import Sweep, sweep
 from ..validation import check_int, check_number, check_probability
+from .diagram import FONT, diagram_of, diagram_size, legend_handles, new_figure, sequence_diagram
+from .plots import (_check_names, _percent, bar_artists, outcome_bars, share_text, sweep_artists, sweep_figure,
+                    update_outcome_bars, update_sweep_figure)
+from .render import Blitter
 
 # -- headless calls (what each panel shows, without widgets) ---------------------------------------
 
@@ -54,6 +59,30 @@ def compare_text(reports: Mapping[str, Report]) -> str:
     return "\n".join(lines)
 
 
+def compare_times(reports: Mapping[str, Report]) -> str:
+    """How long each run took per message, in simulated time: what timeouts, retries and delays cost."""
+    if not isinstance(reports, Mapping) or not reports or not all(isinstance(r, Report) for r in reports.values()):
+        raise TypeError(f"reports must be a non-empty mapping from label to Report, got {reports!r}")
+    return "time per message: " + ", ".join(f"{label} {r.end_time / max(r.n_messages, 1):.3f}"
+                                            for label, r in reports.items())
+
+
+def closed_form_text(semantics: tuple[str, ...] = SEMANTICS, *, loss: float, ack_loss: float, max_retries: int,
+                     **others: Any) -> str:
+    """What the closed forms (``semantics.expected``) predict per message for these settings; they
+    model loss, ack loss and retries only, and the line says so when other faults are on."""
+    lines = []
+    for semantic in semantics:
+        e = expected(semantic, loss=loss, ack_loss=ack_loss, max_retries=max_retries)
+        part = f"{semantic} lost {_percent(e['lost'])}"
+        if semantic != "at-most-once":
+            part += f", duplicated {_percent(e['duplicated'])}, {e['attempts']:.3f} attempts"
+        lines.append(part)
+    besides = [_LABELS[k] for k in ("duplicate", "jitter", "crash_prob") if others.get(k)]
+    note = f" (it leaves out {', '.join(besides)})" if besides else ""
+    return "closed form per message" + note + ": " + "; ".join(lines)
+
+
 def diagram_text(report: Report, semantic: str) -> str:
     """The run's summary and, for each invariant ``semantic`` requires, whether this run kept it."""
     if not isinstance(report, Report):
@@ -65,27 +94,79 @@ def diagram_text(report: Report, semantic: str) -> str:
     return "\n".join(lines)
 
 
+def diagram_run(semantic: str, **settings: Any) -> Report:
+    """The traced run a diagram panel draws: ``simulate(semantic, trace=True, **settings)``, with
+    at-most-once paced at one message per time unit (fire and forget waits for nothing, so a lost
+    message and the next one would leave at the same instant and their arrows coincide; the pace
+    changes the times, never the outcome)."""
+    if semantic == "at-most-once":
+        settings.setdefault("interval", 1.0)
+    return simulate(semantic, trace=True, **settings)
+
+
+STATS_MESSAGES = 500  # enough for rates within a few percent; few enough to rerun at every slider move
+
+
+def diagram_stats(semantic: str, *, n_messages: int = STATS_MESSAGES, **settings: Any) -> str:
+    """The same guarantee and settings over ``n_messages`` messages: the rates one short run samples."""
+    r = simulate(semantic, n_messages=n_messages, **settings)
+    n = r.n_messages or 1
+    return (f"the same settings over {n:,} messages: lost {share_text(r.lost, n)}, once {share_text(r.once, n)}, "
+            f"duplicated {share_text(r.duplicated, n)}; {r.attempts / n:.2f} attempts and "
+            f"{r.end_time / n:.2f} time units per message")
+
+
+def showcase_seed(semantic: str, *, tries: int = 200, **settings: Any) -> int:
+    """The first seed whose short run shows what ``semantic`` is about (0 when none of ``tries`` does):
+    a message lost (at-most-once), a duplicate effect or a retry (at-least-once), a duplicate
+    delivery that deduplication ignored (exactly-once)."""
+    def shows(r: Report) -> bool:
+        ms = r.messages()
+        if semantic == "at-most-once":
+            return r.lost > 0
+        if semantic == "at-least-once":
+            return r.duplicated > 0 or (r.attempts > r.n_messages and r.lost == 0)
+        return any(m.deliveries > 1 and m.effects == 1 for m in ms)
+    for seed in range(tries):
+        if shows(diagram_run(semantic, seed=seed, **settings)):
+            return seed
+    return 0
+
+
 SWEEP_VALUES = {"loss": tuple(np.round(np.linspace(0.0, 0.95, 20), 4)),
                 "ack_loss": tuple(np.round(np.linspace(0.0, 0.95, 20), 4)),
                 "max_retries": tuple(range(0, 11))}
+
+# Which controls do not apply, and why.
+_AT_MOST_ONCE = "at-most-once sends each message once and waits for no ack"
+NOT_FOR_AT_MOST_ONCE = {"ack_loss": _AT_MOST_ONCE + ": no ack to lose", "max_retries": _AT_MOST_ONCE + ": no retry",
+                        "timeout": _AT_MOST_ONCE + ": no timer"}
+_DETERMINISTIC = "nothing in these settings is random (no loss, duplication, delay spread or crashes): every seed gives the same run"
+
+
+def _random(values: Mapping[str, Any], semantic: str | None = None) -> bool:
+    acks = semantic != "at-most-once"
+    return bool(values.get("loss") or (acks and values.get("ack_loss")) or values.get("duplicate")
+                or values.get("jitter") or values.get("crash_prob"))
 
 
 # -- panels ----------------------------------------------------------------------------------------
 
 
+_STYLE = {"description_width": "7.5em"}
+
+
 def _slider(description: str, value: float, low: float, high: float, step: float, *, continuous: bool,
             fmt: str = ".2f") -> w.FloatSlider:
     return w.FloatSlider(value=value, min=low, max=high, step=step, description=description,
-                         continuous_update=continuous, readout_format=fmt, style={"description_width": "7.5em"},
+                         continuous_update=continuous, readout_format=fmt, style=_STYLE,
                          layout=w.Layout(width="22em"))
 
 
 def _int_slider(description: str, value: int, low: int, high: int, step: int = 1, *,
                 continuous: bool) -> w.IntSlider:
     return w.IntSlider(value=value, min=low, max=high, step=step, description=description,
-                       continuous_update=continuous, style={"description_width": "7.5em"},
-                       layout=w.Layout(width="22em"))
-
+                       continuous_update=continuous, style=_STYLE, layout=w.Layout(width="22em"))
 
 
 def _fault_sliders(*, loss: float, ack_loss: float, duplicate: float, jitter: float, max_retries: int,
@@ -109,28 +190,60 @@ def _fault_sliders(*, loss: float, ack_loss: float, duplicate: float, jitter: fl
                               fmt=".3f" if crash_step < 0.01 else ".2f"),
     }
 
+
 def _seed(value: int) -> w.BoundedIntText:
-    return w.BoundedIntText(value=value, min=0, max=1_000_000, description="seed",
-                            style={"description_width": "7.5em"}, layout=w.Layout(width="14em"))
+    return w.BoundedIntText(value=value, min=0, max=1_000_000, description="seed", style=_STYLE,
+                            layout=w.Layout(width="14em"))
+
+
+_LABELS = {"semantic": "guarantee", "parameter": "sweep", "loss": "loss", "ack_loss": "ack loss",
+           "duplicate": "duplication", "jitter": "delay spread", "max_retries": "max retries", "timeout": "timeout",
+           "crash_prob": "crash prob.", "n_messages": "messages", "seed": "seed"}
+
+
+def echo_text(values: Mapping[str, Any], skip: Mapping[str, str] = {}) -> str:
+    """'ran with: ...': the values a panel ran with, in the controls' words (not those that do not apply)."""
+    parts = []
+    for name, value in values.items():
+        if name in skip:
+            continue
+        label = _LABELS.get(name, name.replace("_", " "))
+        if isinstance(value, float):
+            shown = f"{value:.3f}" if name == "crash_prob" and value and value < 0.01 else f"{value:g}"
+        elif isinstance(value, int) and not isinstance(value, bool) and value >= 10_000:
+            shown = f"{value:,}"
+        else:
+            shown = str(value).replace("_", " ")
+        parts.append(f"{label} {shown}" if name not in ("semantic", "parameter") else
+                     (shown if name == "semantic" else f"sweep over {shown}"))
+    return "ran with: " + ", ".join(parts)
 
 
 class _Panel(w.VBox):
-    """Controls, a text summary and a figure; ``refresh`` recomputes both from the controls."""
+    """Controls, the reasons some do not apply, the figure, the echo, the numbers and (collapsed)
+    details; ``refresh`` recomputes everything from the controls."""
 
     dpi = 100  # the figure is shown at its own pixel size (crisp text), shrunk only on a narrow screen
 
-    def __init__(self, controls: dict[str, w.Widget], **kwargs: Any) -> None:
+    def __init__(self, controls: dict[str, w.Widget], *, details: str | None = None) -> None:
         self.controls = controls
-        self.summary = w.HTML(layout=w.Layout(margin="0.3em 0"))
+        self.reasons: dict[str, str] = {}
+        self.notes = w.HTML(layout=w.Layout(margin="0.2em 0"))
         self.image = w.Image(format="png", layout=_native_size())
+        self.echo_line = w.HTML(layout=w.Layout(margin="0.1em 0"))
+        self.summary = w.HTML(layout=w.Layout(margin="0.2em 0"))
+        self.details = w.HTML()
         self.figure: Figure | None = None
-        self.text = ""
-        self._background: Any = None  # the pixels of the figure without its dynamic artists
-        self._frame: tuple = ()
+        self.text = self.echo = self.stats = self.table = ""
+        self._blitter = Blitter()
         names = list(controls)
         half = (len(names) + 1) // 2
         box = w.HBox([w.VBox([controls[n] for n in names[:half]]), w.VBox([controls[n] for n in names[half:]])])
-        super().__init__([box, self.summary, self.image], **kwargs)
+        parts = [box, self.notes, self.image, self.echo_line, self.summary]
+        if details is not None:  # long tables stay out of the way, below the figure, until asked for
+            self.accordion = w.Accordion(children=[self.details], titles=(details,), selected_index=None)
+            parts.append(self.accordion)
+        super().__init__(parts)
         for control in controls.values():
             control.observe(self._changed, names="value")
         self.refresh()
@@ -140,55 +253,68 @@ class _Panel(w.VBox):
         """The controls' current values (name -> value)."""
         return {name: control.value for name, control in self.controls.items()}
 
+    @property
+    def numbers(self) -> str:
+        """Every number the panel shows besides the figure (what a control that applies changes)."""
+        return "\n".join(part for part in (self.text, self.stats, self.table) if part)
+
     def _changed(self, change: Mapping[str, Any]) -> None:
         self.refresh()
 
     def refresh(self) -> None:
         """Recompute from the controls and redraw: new text, new PNG bytes in the same widgets."""
+        values = self.values
+        self.reasons = self.not_applicable(values)
+        for name, control in self.controls.items():
+            reason = self.reasons.get(name)
+            control.disabled = reason is not None
+            control.tooltip = reason
+        self.notes.value = "".join(
+            f"<div style='font-size:12px; color:#555'>{html.escape(_LABELS.get(name, name))} does not apply: "
+            f"{html.escape(reason)}</div>" for name, reason in self.reasons.items())
         try:
-            text, fig = self.compute(self.values)
+            fig = self.compute(values)
         except (ValueError, TypeError) as exc:  # a combination the model refuses: say so, keep the figure
-            self._show(f"cannot compute: {exc}")
+            self._show(f"cannot compute: {exc}", "")
             return
-        self.image.value = self.render(fig)
+        self.image.value = self._blitter.png(fig, self.dynamic(fig), self.stamps(fig))
         self.figure = fig
-        self._show(text)
+        self.echo = echo_text(values, self.reasons)
+        self.echo_line.value = f"<div style='font-size:12px; color:#444'>{html.escape(self.echo)}</div>"
+        self._show(self.text, self.stats)
+        if self.table:
+            self.details.value = _pre(self.table)
 
     def render(self, fig: Figure) -> bytes:
-        """Draw ``fig`` on its Agg canvas and encode it as PNG. While the frame (axes limits and labels)
-        stays put, only the artists ``dynamic(fig)`` names are drawn again, over the kept pixels of the
-        rest: ticks, labels and legends are most of matplotlib's time, and they did not change."""
-        canvas = fig.canvas
-        dynamic = sorted(self.dynamic(fig), key=lambda artist: artist.get_zorder())  # as a full draw layers them
-        frame = (id(fig),) + tuple((ax.get_xlim(), ax.get_ylim(), ax.get_xlabel(), ax.get_title())
-                                   for ax in fig.axes)
-        if dynamic and self._background is not None and frame == self._frame:
-            canvas.restore_region(self._background)
-        else:
-            for artist in dynamic:
-                artist.set_animated(True)  # left out of the full draw, drawn over it below
-            fig.set_dpi(self.dpi)
-            canvas.draw()
-            self._background, self._frame = (canvas.copy_from_bbox(fig.bbox), frame) if dynamic else (None, ())
-        for artist in dynamic:
-            fig.draw_artist(artist)
-            artist.set_animated(False)  # so that panel.figure, saved or shown elsewhere, is complete
-        return _png(fig)
+        """The PNG of ``fig``, redrawing only its dynamic artists over the kept frame."""
+        return self._blitter.png(fig, self.dynamic(fig), self.stamps(fig))
 
-    def dynamic(self, fig: Figure) -> list[Any]:
-        """The artists a recompute changes in place (none: the figure is rebuilt every time)."""
+    def stamps(self, fig: Figure) -> list[tuple[Any, Any]]:
+        """Artists drawn once per key and pasted afterwards (see ``Blitter.png``)."""
         return []
 
-    def _show(self, text: str) -> None:
-        self.text = text
-        self.summary.value = f"<pre style='margin:0; font-size:12px; line-height:1.3'>{html.escape(text)}</pre>"
+    def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
+        """Control name -> why it does not apply to these values (its control is then disabled)."""
+        return {}
 
-    def compute(self, values: dict[str, Any]) -> tuple[str, Figure]:  # pragma: no cover - abstract
+    def dynamic(self, fig: Figure) -> list[Any]:
+        """The artists a recompute changes in place (none: the figure is redrawn whole)."""
+        return []
+
+    def _show(self, text: str, stats: str) -> None:
+        self.summary.value = _pre(text + ("\n" + stats if stats else ""))
+
+    def compute(self, values: dict[str, Any]) -> Figure:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
+def _pre(text: str) -> str:
+    return f"<pre style='margin:0; font-size:12px; line-height:1.3'>{html.escape(text)}</pre>"
+
+
 class OutcomePanel(_Panel):
-    """Stacked lost / once / duplicated bars of the three guarantees under the same faults."""
+    """Stacked lost / once / duplicated bars of the three guarantees under the same faults, as
+    shares of the messages sent (so the scale stays put when the number of messages changes)."""
 
     def __init__(self, *, n_messages: int = 1000, loss: float = 0.1, ack_loss: float = 0.1,
                  duplicate: float = 0.0, jitter: float = 0.0, max_retries: int = 3, timeout: float = 3.0,
@@ -202,15 +328,22 @@ class OutcomePanel(_Panel):
             "n_messages": _int_slider("messages", n_messages, 100, 20_000, 100, continuous=False),
             "seed": _seed(check_int("seed", seed, high=1_000_000)),
         }
+        self.reports: dict[str, Report] = {}
         super().__init__(controls)
 
-    def compute(self, values: dict[str, Any]) -> tuple[str, Figure]:
+    def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
+        return {} if _random(values) else {"seed": _DETERMINISTIC}
+
+    def compute(self, values: dict[str, Any]) -> Figure:
         reports = compare(**values)
+        self.reports = reports
+        self.text = compare_text(reports)
+        self.stats = compare_times(reports) + "\n" + closed_form_text(**values)
+        closed = {s: expected(s, loss=values["loss"], ack_loss=values["ack_loss"], max_retries=values["max_retries"])
+                  for s in SEMANTICS}
         if self.figure is None:
-            fig = outcome_bars(reports, title="same faults, three guarantees")
-        else:
-            fig = update_outcome_bars(self.figure, reports)  # same bars, new heights
-        return compare_text(reports), fig
+            return outcome_bars(reports, title="same faults, three guarantees", normalize=True, expected=closed)
+        return update_outcome_bars(self.figure, reports, closed)  # same bars, new heights
 
     def dynamic(self, fig: Figure) -> list[Any]:
         return bar_artists(fig)
@@ -223,13 +356,14 @@ class SweepPanel(_Panel):
                  ack_loss: float = 0.1, max_retries: int = 3, seed: int = 0,
                  keys: tuple[str, ...] = ("lost", "once", "duplicated", "attempts")) -> None:
         self.rate_keys = _check_names("keys", keys, KEYS)  # fail here, not at the first redraw
+        if parameter not in SWEEP_VALUES:
+            raise ValueError(f"parameter must be one of {', '.join(map(repr, SWEEP_VALUES))}; got {parameter!r}")
         # the vectorised sweep is fast: probabilities update while the slider moves
         controls = {
             "parameter": w.ToggleButtons(options=[("loss", "loss"), ("ack loss", "ack_loss"),
                                                   ("max retries", "max_retries")],
-                                         value=parameter if parameter in SWEEP_VALUES else _bad_parameter(parameter),
-                                         description="sweep", style={"description_width": "7.5em",
-                                                                     "button_width": "6.5em"}),
+                                         value=parameter, description="sweep",
+                                         style={"description_width": "7.5em", "button_width": "6.5em"}),
             "loss": _slider("loss", check_probability("loss", loss), 0.0, 1.0, 0.01, continuous=True),
             "ack_loss": _slider("ack loss", check_probability("ack_loss", ack_loss), 0.0, 1.0, 0.01, continuous=True),
             "max_retries": _int_slider("max retries", check_int("max_retries", max_retries, high=10), 0, 10,
@@ -240,33 +374,61 @@ class SweepPanel(_Panel):
             "seed": _seed(check_int("seed", seed, high=1_000_000)),
         }
         self.result: Sweep | None = None
-        super().__init__(controls)
+        super().__init__(controls, details="table of the simulated rates")
+        self._prepare_frames()
 
-    def compute(self, values: dict[str, Any]) -> tuple[str, Figure]:
+    def _prepare_frames(self) -> None:
+        """Draw the frame (axes, ticks, labels) of each other swept parameter once now, so that the
+        learner's first click on it redraws only the data over kept pixels."""
+        values, shown = self.values, self.result
+        for parameter in SWEEP_VALUES:
+            if parameter != values["parameter"]:
+                fig = self.compute({**values, "parameter": parameter})
+                self._blitter.png(fig, self.dynamic(fig))
+        self.compute(values)
+        self.result = shown
+
+    def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
+        name = values["parameter"]
+        return {name: f"{_LABELS[name]} is on the x axis: the sweep runs every value of it"}
+
+    def compute(self, values: dict[str, Any]) -> Figure:
         parameter = values["parameter"]
-        for name in ("loss", "ack_loss", "max_retries"):  # the swept one is on the x axis
-            self.controls[name].disabled = name == parameter
         result = sweep(parameter, SWEEP_VALUES[parameter], n_messages=values["n_messages"], loss=values["loss"],
                        ack_loss=values["ack_loss"], max_retries=values["max_retries"], seed=values["seed"])
         self.result = result
+        self.text = self.table = result.table(keys=("lost", "duplicated", "attempts"))
         if self.figure is None:
-            fig = sweep_figure(result, keys=self.rate_keys)
-        else:
-            fig = update_sweep_figure(self.figure, result)  # same artists, new data
-        return result.table(keys=("lost", "duplicated", "attempts")), fig
+            return sweep_figure(result, keys=self.rate_keys)
+        return update_sweep_figure(self.figure, result)  # same artists, new data
+
+    def _show(self, text: str, stats: str) -> None:
+        if self.result is None or text != self.text:  # an error message
+            self.summary.value = _pre(text)
+            return
+        self.summary.value = _pre(f"{len(self.result.values)} values of {_LABELS[self.result.parameter]} x "
+                                  f"{self.result.n_messages:,} messages x 3 guarantees: the rates are in the table "
+                                  f"below the figure")
 
     def dynamic(self, fig: Figure) -> list[Any]:
         return sweep_artists(fig)
 
 
-class DiagramPanel(_Panel):
-    """The message-sequence diagram of one short run of one guarantee's reference protocol."""
+DIAGRAM_WIDTH = diagram_size(2, 1.0)[0]  # inches: two lanes and their labels
 
-    dpi = 90
+
+class DiagramPanel(_Panel):
+    """The message-sequence diagram of one short run of one guarantee's reference protocol, and
+    the rates of many such runs (one short run is a sample; the rates say what it is a sample of).
+
+    seed: None picks the first seed whose run shows the point of the chosen guarantee (a loss for
+    at-most-once, a duplicate or a recovered loss for at-least-once, a duplicate ignored for
+    exactly-once: ``showcase_seed``).
+    """
 
     def __init__(self, *, semantic: str = "at-least-once", n_messages: int = 4, loss: float = 0.3,
                  ack_loss: float = 0.3, duplicate: float = 0.0, jitter: float = 0.0, max_retries: int = 3,
-                 timeout: float = 3.0, crash_prob: float = 0.0, seed: int = 0) -> None:
+                 timeout: float = 3.0, crash_prob: float = 0.0, seed: int | None = None) -> None:
         if semantic not in SEMANTICS:
             raise ValueError(f"semantic must be one of {', '.join(map(repr, SEMANTICS))}; got {semantic!r}")
         controls = {
@@ -277,68 +439,102 @@ class DiagramPanel(_Panel):
                              step=0.05, max_retries_high=6, crash_high=0.3, crash_step=0.01),
             "n_messages": _int_slider("messages", check_int("n_messages", n_messages, low=1, high=10), 1, 10,
                                       continuous=False),
-            "seed": _seed(check_int("seed", seed, high=1_000_000)),
         }
+        if seed is None:
+            settings = {k: c.value for k, c in controls.items() if k != "semantic"}
+            seed = showcase_seed(semantic, **settings)
+        controls["seed"] = _seed(check_int("seed", seed, high=1_000_000))
         self.report: Report | None = None
+        self.footer: Any = None
+        self._legend_used: tuple[str, ...] | None = None
         super().__init__(controls)
-        # The legend never changes: draw it once, beside the diagrams (drawn without one).
-        legend = diagram_legend()
-        legend.set_dpi(self.dpi)
-        legend.canvas.draw()
-        self.legend = w.Image(value=_png(legend), format="png", layout=_native_size())
-        self.children = (self.children[0], self.summary, w.HBox([self.image, self.legend]))
 
-    def compute(self, values: dict[str, Any]) -> tuple[str, Figure]:
+    def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
+        semantic = values["semantic"]
+        reasons = dict(NOT_FOR_AT_MOST_ONCE) if semantic == "at-most-once" else {}
+        if not _random(values, semantic):
+            reasons["seed"] = _DETERMINISTIC
+        return reasons
+
+    def compute(self, values: dict[str, Any]) -> Figure:
+        values = dict(values)
         semantic = values.pop("semantic")
-        report = simulate(semantic, trace=True, **values)
+        report = diagram_run(semantic, **values)
         self.report = report
-        # One figure per number of messages, its time axis rounded up to a multiple of 10: runs of
-        # similar length share a frame (lanes, ticks, title), and only the run itself is redrawn.
-        height = min(max(2.5 + 0.8 * report.n_messages, 4.5), 10.0)
+        self.text = diagram_text(report, semantic)
+        settings = {k: v for k, v in values.items() if k != "n_messages"}
+        self.stats = diagram_stats(semantic, **settings) + "\n" + closed_form_text((semantic,), **settings)
+        n = report.n_messages
+        # three sizes, so that a few more or fewer messages keep the figure (and its frame) as it was
+        plot = 3.5 if n <= 3 else 5.0 if n <= 6 else 7.0
+        height = round(plot + 0.8 + 1.5, 2)  # plot, title, legend, footer
         fig = self.figure
         if fig is None or tuple(fig.get_size_inches()) != (DIAGRAM_WIDTH, height):
-            fig = Picture(figsize=(DIAGRAM_WIDTH, height))
-            FigureCanvasAgg(fig)
-            fig.subplots_adjust(left=1.6 / DIAGRAM_WIDTH, right=1 - 1.0 / DIAGRAM_WIDTH, top=1 - 0.75 / height,
-                                bottom=0.15 / height)
-            fig.add_subplot()
+            if fig is None:
+                fig = new_figure((DIAGRAM_WIDTH, height))
+                fig.add_subplot()
+            fig.set_size_inches(DIAGRAM_WIDTH, height)
+            fig.subplots_adjust(left=0.6 / DIAGRAM_WIDTH, right=1 - 0.1 / DIAGRAM_WIDTH, top=1 - 0.8 / height,
+                                bottom=1.5 / height)
+            if self.footer is None:  # many runs like this one, and the closed form: what the sample is of
+                self.footer = fig.text(0.5, 0.08 / height, "", ha="center", va="bottom", fontsize=FONT,
+                                       color="0.2", gid="footer")
+            self.footer.set_y(0.08 / height)
         ax = fig.axes[0]
-        for artist in self.dynamic(fig):
-            artist.remove()
-        sequence_diagram(report, ax=ax, title=semantic, legend=False)
+        old = getattr(ax, "semantics_diagram", None)
+        if old is not None:
+            for artist in old.artists:
+                artist.remove()
+        title = (f"{semantic}: lost {report.lost}, once {report.once}, duplicated {report.duplicated}"
+                 f"{'' if report.ok else f'  (run stopped: {report.status})'}")
+        self.footer.set_text(_wrap(self.stats))
+        sequence_diagram(report, ax=ax, title=title, legend=False)
+        used = tuple(diagram_of(ax).plan.used)
+        if used != self._legend_used:  # the symbols this run shows, and only those
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+            ax.legend(handles=legend_handles(used), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
+                      fontsize=FONT, frameon=False, borderaxespad=0.4, handlelength=1.8, columnspacing=1.2)
+            self._legend_used = used
+        # Runs of similar length share a frame: the time axis ends at the next multiple of 5.
         end, start = ax.get_ylim()
-        end = math.ceil((end - 0.8) / 10) * 10 + 0.8
+        end = 5 * -(-(end - 0.8) // 5) + 0.8
         ax.set_ylim(end, start)
-        for lane in (a for a in ax.lines if a.get_gid() == "lane"):
-            lane.set_ydata([start, end])  # the lanes run to the bottom of the frame
-        return diagram_text(report, semantic), fig
+        diagram = diagram_of(ax)
+        for artist in diagram.artists:
+            if artist.get_gid() == "lane":
+                artist.set_ydata([start, end])  # the lanes run to the bottom of the frame
+        return fig
 
     def dynamic(self, fig: Figure) -> list[Any]:
         ax = fig.axes[0]
-        return [a for a in (*ax.lines, *ax.patches, *ax.texts) if a.get_gid()]  # what the run drew
+        return [*diagram_of(ax).artists, ax.title, self.footer]
+
+    def _show(self, text: str, stats: str) -> None:
+        self.summary.value = _pre(text)  # the rates are in the figure, under the diagram
+
+    def stamps(self, fig: Figure) -> list[tuple[Any, Any]]:
+        legend = fig.axes[0].get_legend()
+        return [(legend, self._legend_used)] if legend is not None else []
 
 
-DIAGRAM_WIDTH = 6.2  # inches: two lanes and their labels
+def _wrap(text: str, width: int = 100) -> str:
+    """Lines of at most about ``width`` characters, broken after a comma or a semicolon."""
+    lines = []
+    for line in text.splitlines():
+        while len(line) > width:
+            cut = max(line.rfind("; ", 0, width), line.rfind(", ", 0, width))
+            cut = cut + 1 if cut > 0 else width
+            lines.append(line[:cut].rstrip())
+            line = "  " + line[cut:].lstrip()
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _native_size() -> w.Layout:
     """A box stretches its children to its own width (flex's align-items: stretch), which would
     scale a figure up and blur its text: keep each at its own size, and only ever shrink it to fit."""
     return w.Layout(align_self="flex-start", max_width="100%", height="auto")
-
-
-def _png(fig: Figure) -> bytes:
-    # PIL with light compression: matplotlib's savefig would draw the figure a second time and
-    # compress harder, for bytes that only travel to the browser next door
-    width, height = fig.canvas.get_width_height()
-    buffer = io.BytesIO()
-    Image.frombuffer("RGBA", (width, height), fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
-        buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-def _bad_parameter(parameter: Any) -> str:
-    raise ValueError(f"parameter must be one of {', '.join(map(repr, SWEEP_VALUES))}; got {parameter!r}")
 
 
 PANELS: dict[str, Callable[..., _Panel]] = {"outcome": OutcomePanel, "sweep": SweepPanel, "diagram": DiagramPanel}
