@@ -254,3 +254,69 @@ def test_observed_snapshots_follow_the_run():
 def test_observe_must_be_callable():
     with pytest.raises(TypeError, match="observe must be a function taking a Snapshot"):
         semantics.run(P.RetryingSender, P.DeduplicatingReceiver, n_messages=1, observe="yes")
+
+
+# -- a crash cannot be caught -----------------------------------------------------------------------
+
+
+class SwallowsInsideAtomic(Node):
+    """Catches everything inside the atomic block: the crash too."""
+
+    def on_message(self, msg_id, body):
+        try:
+            with self.atomic():
+                try:
+                    self.apply(body)
+                    self.durable[("done", msg_id)] = True
+                except BaseException:
+                    pass
+        except BaseException:
+            pass
+        self.ack(msg_id)
+
+
+@pytest.mark.parametrize("point", [3, 4])  # after apply, after the write: both inside the block
+def test_an_atomic_block_cut_by_a_crash_never_commits_even_if_the_crash_is_caught(point):
+    report = run(P.FireAndForgetSender, SwallowsInsideAtomic, n_messages=1, faults=crash_at_point("receiver", point),
+                 trace=True)
+    kinds = [e.kind for e in report.trace]
+    assert "crash" in kinds and "rollback" in kinds and report.effects == 0
+    assert not any(e.kind == "send" and e.node == "receiver" for e in report.trace)  # nor the ack after it
+
+
+def test_no_later_step_of_a_crashed_incarnation_takes_effect():
+    done = []
+
+    class KeepsGoing(Node):
+        def on_message(self, msg_id, body):
+            for step in (lambda: self.apply(body), lambda: self.ack(msg_id),
+                         lambda: self.durable.__setitem__("x", 1), lambda: self.set_timer("t", 1.0),
+                         lambda: self.durable.get("x"), lambda: self.send("sender", msg_id, body)):
+                try:
+                    step()
+                    done.append("ok")
+                except BaseException as exc:
+                    done.append(type(exc).__name__)
+
+    # crash point 2: right after the first step, apply (which took effect: no atomic block)
+    report = run(P.FireAndForgetSender, KeepsGoing, n_messages=1,
+                 faults=Faults(crash_at={"receiver": {2}}, restart_after=None), trace=True)
+    assert done == ["Crashed"] * 6 and report.effects == 1
+    assert [e.kind for e in report.trace if e.node == "receiver"] == ["receive", "effect", "crash"]
+
+
+def test_an_old_incarnation_kept_somewhere_is_dead():
+    kept = []
+
+    class Leaks(Node):
+        def on_message(self, msg_id, body):
+            kept.append(self)
+            self.apply(body)
+            self.ack(msg_id)
+
+    run(P.RetryingSender, Leaks, n_messages=2, faults=Faults(crash_times={"receiver": (1.5,)}, restart_after=1.0))
+    old = kept[0]
+    with pytest.raises(semantics.sim.nodes.Crashed):
+        old.durable["x"] = 1
+    with pytest.raises(semantics.sim.nodes.Crashed):
+        old.send("sender", "m9", None)

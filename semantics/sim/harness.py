@@ -401,7 +401,7 @@ class _Run:
                 handled = True
             except Crashed:
                 handled = False
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # protocol code is untrusted (sys.exit() too)
                 self.fail(dst, "on_message", (msg_id, body), exc)
             dst.peer = None
         if handled and counted:
@@ -429,7 +429,7 @@ class _Run:
                 dst.node.on_ack(msg_id)
             except Crashed:
                 pass
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # protocol code is untrusted (sys.exit() too)
                 self.fail(dst, "on_ack", (msg_id,), exc)
             dst.peer = None
 
@@ -670,7 +670,7 @@ class _Run:
             host.node.on_send(msg_id, body)
         except Crashed:
             pass
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # protocol code is untrusted (sys.exit() too)
             self.fail(host, "on_send", (msg_id, body), exc)
 
     def submit_next(self, _: Any = None) -> None:
