@@ -132,6 +132,8 @@ def test_os_exit_ends_the_child_not_the_kernel():
     verdict, text = grade(ExitsTheProcess)
     assert verdict.invariant == G.RUN_COMPLETES and "exited with status 3 without a result" in text
     assert "Scenario: 1 message" in text  # the run that did it was found again
+    with pytest.raises(RuntimeError, match="replaying it in this process would hang or end it"):
+        verdict.counterexample.replay()
 
 
 @pytest.mark.timeout(10)

@@ -100,6 +100,7 @@ def _failed(runner: Runner, trial: Trial, finding: Finding, scenario: Scenario, 
     traced = runner.run(scenario, narrator if scenario.choices else None, trace=True, simulator=True)
     again = runner.judge(traced)
     final = again if again is not None and again.invariant == finding.invariant else finding
+    final = replace(final, msg_id=plain(final.msg_id))  # (the protocol's own ids may be any object)
     report = traced.report
     faults = _faults(narrator, report, scenario)
     return Outcome("failed", final, scenario, original, plain_report(report), traced.problem or trial.problem, phase,

@@ -78,7 +78,7 @@ def _completes(trial: Trial) -> Finding | None:
     if report is None:
         return Finding(RUN_COMPLETES, None, None, f"building a node raised {trial.problem}")
     if report.status != "ok":
-        return Finding(RUN_COMPLETES, None, None, f"the run stopped ({report.status}): {report.problem}")
+        return Finding(RUN_COMPLETES, None, None, report.problem or f"the run stopped ({report.status})")
     return None
 
 

@@ -262,9 +262,10 @@ def _child(target: Callable[[Channel], Any], fd: int, counter: mmap.mmap, limits
 
 
 def in_child(target: Callable[[Channel], Any], *, limits: Limits = Limits(),
-             on_message: Callable[[tuple], None] | None = None) -> Ended:
+             on_message: Callable[[tuple], None] | None = None, meanwhile: Callable[[], None] | None = None) -> Ended:
     """Run ``target(channel)`` in a forked child and return how it ended (see the module docstring).
-    Messages the child sends other than its last are handed to ``on_message``."""
+    Messages the child sends other than its last are handed to ``on_message``; ``meanwhile()`` runs
+    in this process once the child has started (work that can overlap the child's)."""
     read, write = os.pipe()
     counter = mmap.mmap(-1, 8)
     pid = os.fork()
@@ -274,6 +275,11 @@ def in_child(target: Callable[[Channel], Any], *, limits: Limits = Limits(),
         os._exit(0)
     os.close(write)
     try:
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except Exception:  # a bonus: never a reason to lose the child's verdict
+                pass
         return _wait(pid, read, counter, limits, on_message)
     finally:
         os.close(read)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 import time
 import types
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from ..sim.checker import Event, Report
-from ..sim.choices import DELIVER, Oracle
+from ..sim.choices import Oracle
 from ..sim.nodes import Node
 from ..sim.state import encode
 from .isolation import Channel, Ended, Limits, available, in_child
@@ -154,7 +153,8 @@ def _graded_in_child(ex: Exercise, classes: dict[str, type[Node]], bar: Progress
                 channel.send("progress", done, label)
         return grade(ex, classes, runner=runner, progress=progress)
 
-    ended = in_child(target, on_message=lambda m: bar.update(m[1], m[2]) if m[0] == "progress" else None)
+    ended = in_child(target, on_message=lambda m: bar.update(m[1], m[2]) if m[0] == "progress" else None,
+                     meanwhile=_warm_up)
     if ended.how == "returned":
         outcome = ended.value
         outcome.output, outcome.printed = ended.output, ended.printed
@@ -162,6 +162,14 @@ def _graded_in_child(ex: Exercise, classes: dict[str, type[Node]], bar: Progress
     if ended.how == "stuck":
         return _stuck(ex, classes, ended)
     return _died(ex, classes, ended)
+
+
+def _warm_up() -> None:
+    """While the child grades: import what drawing a counterexample needs (matplotlib takes a few
+    hundred milliseconds to import, once per kernel), so that showing the verdict is quick."""
+    import sys
+    if "semantics.views.plots" not in sys.modules:
+        import semantics.views.plots  # noqa: F401
 
 
 # -- when the child could not answer -----------------------------------------------------------------
@@ -352,7 +360,10 @@ def _failed(ex: Exercise, classes: Mapping[str, type[Node]], outcome: Outcome, n
     elif outcome.phase == "random":
         lines.append(f"Found by: seeded random scenario {outcome.random_runs} ({original.label}), after all "
                      f"{numbered(c.schedules, 'schedule')} of the systematic search passed.")
-    if scenario.label != "unknown":
+    if outcome.phase == "isolation":
+        lines.append("Replay it: not in this kernel (it would hang or end it); the trace below is the run up to "
+                     f"that point, and {call} is the run, to try in a separate process")
+    elif scenario.label != "unknown":
         same = f", the same run as {call}" if len(call) <= 400 else " (the same run as verdict.counterexample.replay_call)"
         lines.append(f"Replay it: verdict.counterexample.replay(){same}")
     if not outcome.reproduced and outcome.report is not None and outcome.phase != "isolation":

@@ -51,6 +51,10 @@ class Counterexample:
         code in the kernel: a handler that never returns would hang it."""
         from .exercises import EXERCISES
         from .runner import Runner
+        if self.phase == "isolation":
+            raise RuntimeError("this run does not end (a handler call never returns, or the process ends): "
+                               "replaying it in this process would hang or end it. Its trace up to that point is "
+                               "verdict.counterexample.report")
         classes = {"sender": self.sender, "receiver": self.receiver, **self.others}
         trial = Runner(EXERCISES[self.exercise], classes).run(self.scenario, trace=True)
         if trial.report is None:
@@ -113,7 +117,8 @@ class Verdict:
             data = None
             if figure is not None:
                 buffer = io.BytesIO()
-                figure.savefig(buffer, format="png", dpi=80)
+                # fast zlib (level 1): the PNG is shown once, its size hardly matters
+                figure.savefig(buffer, format="png", dpi=80, pil_kwargs={"compress_level": 1})
                 data = buffer.getvalue()
             self._png["png"] = data
         return self._png["png"]

@@ -754,7 +754,7 @@ class _Run:
                 pass  # status and problem were set by fail() or stop_runaway()
             except EventBudgetExceeded:
                 self.status = "event budget"
-                self.problem = (f"the run stopped after {self.engine.max_events} events at t={self.engine.now:g}: "
+                self.problem = (f"the run stopped after {self.engine.max_events:,} events at t={self.engine.now:g}: "
                                 "the protocol keeps scheduling work (a timer that re-arms forever, or "
                                 "messages that bounce back and forth?)")
             except _WallClock:

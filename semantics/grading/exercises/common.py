@@ -3,7 +3,7 @@ runs away) and the durable store's copy semantics."""
 
 from __future__ import annotations
 
-from ..hints import EXCEPTION, IN_PLACE, OUTSIDE, RUNAWAY
+from ..hints import EXCEPTION, IN_PLACE, RUNAWAY
 from ..invariants import NODE_ISOLATION, RUN_COMPLETES
 
 RUNAWAY_HINT = ("A handler that never returns, or a run that never ends: the problem above names the handler and "

@@ -19,7 +19,7 @@ from .common import with_rules
 from .ex2 import DEDUP_BY_ID
 
 SCOPE = Scope(
-    bases=(Base(1), Base(2, equal=True), Base(2, interval=0.5, faults=1), Base(3, interval=0.5, faults=1),
+    bases=(Base(1), Base(2, equal=True), Base(2, interval=0.5, equal=True), Base(3, interval=0.5),
            Base(200, faults=1, kinds=(LATE,), first_only=True)),
     kinds=(LOSE, DUPLICATE, DELAY, LATE, OUTAGE, CRASH), crash_nodes=("receiver",),
 )

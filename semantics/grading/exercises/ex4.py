@@ -39,7 +39,7 @@ COMMITTED = Invariant(ALL_COMMITTED, "the consumer commits every record it has p
                       "redelivering it", _all_committed)
 
 SCOPE = Scope(
-    bases=(Base(1), Base(2), Base(2, interval=0.5, faults=1), Base(3, interval=0.5, faults=1)),
+    bases=(Base(1), Base(2), Base(2, interval=0.5), Base(3, interval=0.5)),
     kinds=(LOSE, DUPLICATE, DELAY, LATE, CRASH), crash_nodes=("receiver",),
 )
 

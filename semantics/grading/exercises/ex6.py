@@ -12,7 +12,7 @@ from ...sim.choices import CRASH, DELAY, DUPLICATE, LATE, LOSE, OUTAGE
 from ...sim.faults import Faults
 from ...sim.network import Link
 from ..explorer import Base, Scope
-from ..hints import CRASH as CRASHED, EQUAL_BODIES, LATE_COPY, LOST_MESSAGE, OUTAGE as OUT
+from ..hints import CRASH as CRASHED, EQUAL_BODIES, LATE_COPY, OUTAGE as OUT
 from ..invariants import (ACK_MEANS_EFFECT, ACKED_TOOK_EFFECT, COMPLETES, EVERY_EFFECT, ISOLATION, NO_DUPLICATE,
                           NO_DUPLICATES, NO_LOSS, NO_SILENT_LOSS, every_effect)
 from ..scenarios import REPEATED, Scenario
