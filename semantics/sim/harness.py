@@ -4,7 +4,11 @@ executed on the engine, with the checker counting what happened to every message
 ``run(sender, receiver, n_messages=...)`` is the one entry point; ``simulate`` (the facade)
 calls it with the reference protocols. Protocol code is untrusted: an exception, a run that
 keeps scheduling events forever, or a handler that never returns ends the run with a report
-(``Report.status`` and ``Report.problem``) instead of an exception or a hung kernel.
+(``Report.status`` and ``Report.problem``) instead of an exception or a hung kernel. With
+``budgets`` the limits are counted (steps and lines of protocol code per handler call), so that a
+run stops at the same point on any machine; with ``choices`` an oracle decides every
+nondeterministic point (``semantics.sim.choices``). Neither costs anything when absent: the short
+paths (``quick_steps``, the inlined reference protocols) run only without them.
 """
 
 from __future__ import annotations
@@ -89,6 +93,8 @@ class Host:
         k = self.points - 1
         run = self.run
         if self.point_labels is not None:
+            if type(self.handler) is tuple:  # written out once per handler call, when first needed
+                self.handler = _handler(self.handler)
             self.point_labels.append(_label(self.handler, what, key))
         if run.budgets is not None and self.points - self.entry_points > run.budgets.steps:
             run.trip(STEP_BUDGET, None)
@@ -237,15 +243,22 @@ class Host:
             self.run.trace.append(Event(self.engine.now, self.name, "note", text=str(text)))
 
 
+def _handler(handler: tuple) -> str:
+    method, args = handler
+    return f"{method}({', '.join(map(_show, args))})"
+
+
 def _label(handler: Any, what: str, key: Any) -> str:
     if isinstance(handler, tuple):
-        method, args = handler
-        handler = f"{method}({', '.join(map(_show, args))})"
+        handler = _handler(handler)
     if what == "enter":
         return f"on entering {handler}"
     if key is None:
         return f"after {what} in {handler}"
-    return f"after {what}({_show(key)}) in {handler}"
+    try:
+        return f"after {what}({key!r}) in {handler}"
+    except Exception:  # a protocol's key with a broken repr
+        return f"after {what}({_show(key)}) in {handler}"
 
 
 class _Run:

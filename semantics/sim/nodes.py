@@ -15,12 +15,15 @@ and act through a handful of calls, each of which is one *step*::
     set_timer(key, after)        call ``on_timer(key)`` after ``after`` time units
     cancel_timer(key)
     apply(body)                  apply the message's *effect*: what the checker counts (returns its receipt)
-    durable[key] = value         write durable state (``del durable[key]`` too)
+    durable[key] = value         write durable state (``del durable[key]`` too): plain data, copied
     with atomic(): ...           durable writes and effects inside commit together, or not at all
 
 Attributes you set on ``self`` are *volatile*: a crash loses them, and the node restarts as a
-fresh object whose ``on_start`` runs again. ``self.durable`` survives crashes. The fault injector
-may crash a node at any *crash point*: when a handler starts, and right after any step.
+fresh object whose ``on_start`` runs again. ``self.durable`` survives crashes, and behaves like a
+real store: what you write is copied, what you read is a copy (change it, and write it back). The
+fault injector may crash a node at any *crash point*: when a handler starts, and right after any
+step. A crash cannot be caught: once it strikes, every later step of that incarnation raises again,
+and an atomic block it interrupted never commits, whatever the protocol's code catches.
 """
 
 from __future__ import annotations
@@ -180,7 +183,8 @@ def _store_copy(value: Any, where: str) -> tuple[Any, bool]:
 
 
 def _key_copy(key: Any, where: str) -> Any:
-    if type(key) in _ATOMS:
+    kind = type(key)
+    if kind in _ATOMS or (kind is tuple and all(type(k) in _ATOMS for k in key)):  # ("done", msg_id)
         return key
     value, mutable = _store_copy(key, where)
     if mutable:
