@@ -191,3 +191,136 @@ def test_hints_are_chosen_by_cause_and_have_levels():
     assert "After a crash" in crash and crash != G.hint(3, G.NO_DUPLICATES, DUPLICATE)
     assert G.hint(3, G.NO_DUPLICATES, "a cause it has no hint for") == G.hint(3, G.NO_DUPLICATES)
     assert G.hint(3, G.NO_DUPLICATES, level=5) == G.hint(3, G.NO_DUPLICATES)  # one level so far: repeated
+
+
+# -- scenarios, exercise 5's contract, the broker of exercise 4, progress --------------------------
+
+from semantics import Link  # noqa: E402
+from semantics.grading.runner import Runner  # noqa: E402
+from semantics.grading.scenarios import Scenario  # noqa: E402
+
+
+def test_scenarios_check_their_arguments():
+    with pytest.raises(ValueError, match=r"n_messages must be an integer \[1, 100000\], got 0"):
+        Scenario("x", 0)
+    with pytest.raises(TypeError, match="link must be a semantics.Link"):
+        Scenario("x", 1, link=0.3)
+    with pytest.raises(ValueError, match="contents must hold at least n_messages=3 bodies, got 1"):
+        Scenario("x", 3, contents=("a",))
+    with pytest.raises(ValueError, match="choices: choice must be one of"):
+        Scenario("x", 1, choices=((1, "burn"),))
+
+
+def test_scenario_replay_call_names_only_what_differs():
+    s = Scenario("x", 2, 7, Link(ack_loss=0.5), semantics.Faults(crash_at={"receiver": {3}}), interval=0.5)
+    assert s.call("S", "R") == ("semantics.run(S, R, n_messages=2, link=semantics.Link(ack_loss=0.5), "
+                                "faults=semantics.Faults(crash_at={'receiver': {3}}), seed=7, interval=0.5, "
+                                "trace=True)")
+    assert "ack loss 50%" in s.describe() and "crash point 3" in s.describe()
+    chosen = Scenario("x", 1, contents=("deposit 10",), choices=((3, "lose"),), lengths=(7.0, 1_000.0, 10_000.0))
+    assert chosen.call("S", "R") == ("semantics.run(S, R, n_messages=1, contents=['deposit 10'], "
+                                     "choices=semantics.sim.choices.Replay([(3, 'lose')], hold=7), trace=True)")
+
+
+def _ex5_runner(receiver):
+    from wrong_solutions import ex5
+    ex = exercise_of(5)
+    return Runner(ex, classes_for(ex, ex5.Sender, receiver)[0])
+
+
+def test_exercise_5_does_not_judge_copies_beyond_the_horizon():
+    from semantics.grading.invariants import Finding
+    from wrong_solutions import ex5
+    runner = _ex5_runner(ex5.NB["Receiver"])
+    first = Finding(G.NO_DUPLICATES, 0, "m1", "")
+    assert runner.in_contract(Scenario("bounded delays", 3, 0, Link(ack_loss=1.0, jitter=0.1), interval=2.0), first)
+    assert not runner.in_contract(Scenario("huge jitter", 3, 0, Link(ack_loss=1.0, jitter=30.0), interval=2.0),
+                                  first)
+    assert runner.in_contract(Scenario("huge jitter", 3, 0, Link(jitter=30.0)), Finding(G.BOUNDED_STATE, None, None, ""))
+
+
+def test_the_contract_filter_is_what_lets_a_window_at_the_bound_pass(monkeypatch):
+    # A window of 23 is correct for the stated bound and passes; judged without the contract (copies
+    # later than the bound held against it) it would be rejected: the filter is load-bearing.
+    from wrong_solutions import ex5
+    assert G.check(5, ex5.Sender, ex5.WindowAtTheBound, progress=False, isolate=False).passed
+    monkeypatch.setattr(Runner, "in_contract", lambda self, scenario, finding: True)
+    assert G.check(5, ex5.Sender, ex5.WindowAtTheBound, progress=False, isolate=False).invariant == G.NO_DUPLICATES
+
+
+def test_exercise_5_rejects_windows_just_short_of_the_horizon():
+    # The bound needs a time window of 23 after the first arrival and the last 12 sequence numbers;
+    # one less of either is caught (by the seeded random runs where a copy comes that late).
+    from wrong_solutions import ex5
+
+    class Keep11(ex5.SequenceWindowReceiver):
+        keep = 11
+
+    assert G.check(5, ex5.Sender, ex5.Window22, progress=False).invariant == G.NO_DUPLICATES
+    assert G.check(5, ex5.Sender, Keep11, progress=False).invariant in (G.ACK_MEANS_EFFECT, G.NO_SILENT_LOSS)
+
+
+def test_state_is_measured_in_bytes_after_every_handler():
+    from wrong_solutions import ex5
+    bounded = _ex5_runner(ex5.NB["Receiver"]).run(Scenario("long", 300, interval=2.0))
+    assert 50 < bounded.state < 400  # a window of 30 time units: 16 entries or so, whatever the run's length
+    for receiver in (ex5.NB["UnboundedReceiver"], ex5.GrowingBitmap, ex5.DurableSetInDict, ex5.DebugLog):
+        small = _ex5_runner(receiver).run(Scenario("short", 20, interval=2.0)).state
+        large = _ex5_runner(receiver).run(Scenario("longer", 40, interval=2.0)).state
+        assert large > small, receiver  # grows with the run: a few top-level entries or not
+    grown = _ex5_runner(ex5.NB["UnboundedReceiver"]).run(Scenario("long", 3_000, interval=2.0))
+    assert grown.halted == G.BOUNDED_STATE and grown.state > 1_024 and "durable ('done'," in grown.state_detail
+
+
+def test_state_size_is_the_length_of_the_states_text():
+    from semantics import run
+    sizes = []
+
+    class Measures(Node):
+        def on_message(self, msg_id, body):
+            self.durable["seen"] = {1: 2.0, 2: 4.0}
+            self.note = "x"
+            sizes.append(G.state_size(self))
+            self.apply(body)
+            self.ack(msg_id)
+
+    run(semantics.sim.protocols.RetryingSender, Measures, n_messages=1)
+    # volatile {'note':'x'}: 12 bytes; durable {'seen':{1:2.0,2:4.0}}: 22 bytes
+    assert sizes == [12 + 22]
+    with pytest.raises(TypeError, match="node must be a semantics.Node"):
+        G.state_size("receiver")
+
+
+def test_broker_redelivers_until_committed_and_gives_up_on_silence():
+    report = semantics.run(G.Broker, _ex4.NeverCommits, n_messages=2, trace=True)
+    assert report.ok and report.effects == 2
+    rounds = [e for e in report.trace if e.kind == "send" and e.message == "data"]
+    # the first record: pushed, then redelivered max_rounds times; the broker has given up by the
+    # time the second one comes, which is pushed once
+    assert len(rounds) == 1 + G.Broker.max_rounds + 1
+    assert any("broker gave up" in e.text for e in report.trace if e.kind == "note")
+
+
+def test_broker_ignores_a_commit_that_is_not_an_offset():
+    class Garbage(Node):
+        def on_message(self, offset, body):
+            self.apply(body)
+            self.ack("nonsense")
+            self.ack(10**6)
+            self.ack(offset)
+
+    assert semantics.run(G.Broker, Garbage, n_messages=3).ok
+
+
+def test_headless_progress_is_text_on_stderr(capsys):
+    from semantics.grading.progress import Progress
+    bar = Progress("exercise 3", True)
+    bar.started -= 5  # as if grading had run for five seconds
+    bar.update(12, "2 messages with equal bodies")
+    bar.close()
+    err = capsys.readouterr().err
+    assert "[grading exercise 3] 12 runs: 2 messages with equal bodies" in err
+    quiet = Progress("exercise 3", False)
+    quiet.started -= 5
+    quiet.update(1, "x")
+    assert capsys.readouterr().err == ""

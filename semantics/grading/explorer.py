@@ -115,7 +115,8 @@ class Coverage:
 class _Search(Oracle):
     """Replays a schedule and, after its last fault, records where one more fault could go."""
 
-    def __init__(self, scope: Scope, base: Base, schedule: Schedule, seen: dict[str, int] | None) -> None:
+    def __init__(self, scope: Scope, base: Base, schedule: Schedule, seen: dict[str, int] | None,
+                 extra: Callable[[], str] | None = None) -> None:
         super().__init__(hold=scope.hold, outage=scope.outage, late=scope.late)
         self.choices = dict(schedule)
         self.after = schedule[-1][0] if schedule else -1
@@ -134,6 +135,7 @@ class _Search(Oracle):
         self.skipped = 0                    # the extensions not made because of that
         self.hashed = 0                     # states hashed in this run (at most HASHED)
         self.boundary = self._boundary if self.seen is not None else None
+        self.extra = extra  # what the grader measures besides the run (the largest state so far)
 
     def copy(self, index, now, src, dst, message, msg_id, logical):
         choice = self.choices.get(index)
@@ -162,7 +164,7 @@ class _Search(Oracle):
         if self.stop_at is not None or run.decisions <= self.after or self.hashed >= HASHED:
             return
         self.hashed += 1
-        key = run.state_key()
+        key = run.state_key() if self.extra is None else f"{run.state_key()}|{self.extra()}"
         if self.seen.get(key, -1) >= self.left:
             self.stop_at = run.decisions
         else:
@@ -170,12 +172,13 @@ class _Search(Oracle):
 
 
 def explore(scope: Scope, run: Callable[[Scenario, Oracle], object], judge: Callable[[object], object],
-            coverage: Coverage, progress: Callable[[str], None] | None = None
-            ) -> Iterator[tuple[Scenario, object, object]]:
+            coverage: Coverage, progress: Callable[[str], None] | None = None,
+            extra: Callable[[], str] | None = None) -> Iterator[tuple[Scenario, object, object]]:
     """Run every schedule of ``scope``, bases in order, breadth-first by number of faults.
 
     ``run(scenario, oracle)`` runs one schedule and returns its trial; ``judge(trial)`` returns a
-    finding or None. Yields (scenario, trial, finding) for the first run that breaks an invariant
+    finding or None; ``extra()``, what the invariants read besides the run's state (it joins the
+    state's key, so that pruning never merges two states an invariant could tell apart). Yields (scenario, trial, finding) for the first run that breaks an invariant
     (the smallest counterexample) and stops; ``coverage`` counts what was explored.
     """
     for base in scope.bases:
@@ -185,7 +188,7 @@ def explore(scope: Scope, run: Callable[[Scenario, Oracle], object], judge: Call
         for depth in range(base.faults + 1):
             following: list[Schedule] = []
             for schedule in level:
-                search = _Search(scope, base, schedule, seen)
+                search = _Search(scope, base, schedule, seen, extra)
                 scenario = scope.scenario(base, schedule)
                 trial = run(scenario, search)
                 coverage.schedules += 1

@@ -59,7 +59,8 @@ def grade(exercise: Any, classes: dict[str, type], *, systematic: bool = True, r
             progress(done[0], label)
 
     if systematic:
-        for scenario, trial, finding in explore(exercise.scope, runner.run, runner.judge, coverage, tick):
+        extra = (lambda: str(runner.meter.largest)) if exercise.state_bound is not None else None
+        for scenario, trial, finding in explore(exercise.scope, runner.run, runner.judge, coverage, tick, extra):
             return _failed(runner, trial, finding, scenario, SYSTEMATIC, coverage, 0)
     runs = 0
     if random:

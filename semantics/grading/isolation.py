@@ -33,6 +33,7 @@ import struct
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -268,7 +269,12 @@ def in_child(target: Callable[[Channel], Any], *, limits: Limits = Limits(),
     in this process once the child has started (work that can overlap the child's)."""
     read, write = os.pipe()
     counter = mmap.mmap(-1, 8)
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that forking a process with threads (a kernel has a few) may deadlock the
+        # child if it takes a lock another thread held. The child takes none of theirs: it replaces the
+        # kernel's output streams before anything prints, and talks over its own pipe.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read)
         _child(target, write, counter, limits)

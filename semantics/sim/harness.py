@@ -815,7 +815,7 @@ class _Run:
         has explored already (what DSLabs' model checker does). Time is part of the state (protocols
         may read ``now``); timer tokens and transmission numbers are not (they only name things)."""
         parts: list[Any] = [self.engine.now, self.next_logical, self.effects, self.acked, self.handled,
-                            self.accepted, self.outage_until if self.outage_until > self.engine.now else 0,
+                            self.accepted, self.acks_sent, self.outage_until if self.outage_until > self.engine.now else 0,
                             sorted(self.logical_of.items(), key=repr)]
         for name, host in self.hosts.items():
             volatile = {}
