@@ -26,6 +26,7 @@ WIDTH = 100          # characters per line of prose
 TRACE_LINES = 40     # events shown around the violation
 DIAGRAM_EVENTS = 40  # events drawn at most (a readable picture, drawn in well under 150 ms)
 QUIET = 12.0         # a stretch of simulated time with nothing happening, longer than this, is shortened
+SPAN = 24.0          # simulated time a diagram shows at most (after shortening): a figure that stays small
 
 HEADS = {"passed": "PASSED", "failed": "NOT PASSED", "not implemented": "NOT IMPLEMENTED YET"}
 
@@ -209,6 +210,11 @@ def fitted(report: Report, start: int, end: int) -> tuple[Report, bool]:
     return replace(report, trace=tuple(events)), shortened
 
 
+def _span(report: Report) -> float:
+    times = [t for e in report.trace for t in (e.time, e.until) if t is not None]
+    return max(times) - min(times) if times else 0.0
+
+
 def diagram(cx: Counterexample) -> Figure | None:
     try:
         from ..views.plots import sequence_diagram
@@ -219,18 +225,32 @@ def diagram(cx: Counterexample) -> Figure | None:
         return None
     ids = [m.msg_id for m in report.messages()] if report.n_messages else []
     logical = _logical(cx, ids)
-    start, end = window(report, cx.invariant, logical, DIAGRAM_EVENTS)
+    n = len(report.trace)
+    start, end = (0, n) if n <= DIAGRAM_EVENTS * 3 // 2 else window(report, cx.invariant, logical, DIAGRAM_EVENTS)
     shown, shortened = fitted(report, start, end)
+    span, scale = _span(shown), 1.0
+    if span > SPAN:  # a busy stretch (retries through an outage): the whole picture, time scaled to fit
+        scale = SPAN / span
+        base = min(e.time for e in shown.trace)
+        shown = replace(shown, trace=tuple(replace(e, time=base + (e.time - base) * scale,
+                                                   until=None if e.until is None else base + (e.until - base) * scale)
+                                           for e in shown.trace))
     around = None
-    if report.n_messages > 6 and logical is not None:
-        around = [ids[i] for i in range(max(0, logical - 2), min(len(ids), logical + 3))]
+    if report.n_messages > 6:  # the messages the shown events are about, around the culprit
+        present = sorted({e.logical for e in shown.trace if e.logical is not None})
+        if logical is not None:
+            present.sort(key=lambda i: (abs(i - logical), i))
+        around = [ids[i] for i in sorted(present[:6])] or None
     which = f" ({cx.msg_id!r})" if cx.msg_id is not None else ""
     title = f"counterexample: {cx.invariant}{which}"
     notes = []
     if (start, end) != (0, len(report.trace)):
-        notes.append(f"events {start + 1}-{end} of {len(report.trace)}")
+        notes.append(f"events {start + 1}-{end} of {len(report.trace)}"
+                     + ("; retries numbered from the first shown" if start else ""))
     if shortened:
         notes.append(f"quiet stretches over {QUIET:g} time units shortened")
+    if scale < 1.0:
+        notes.append(f"time drawn {1 / scale:.1f}x shorter")
     if notes:
         title += "\n(" + "; ".join(notes) + ")"
     return sequence_diagram(shown, title=title, messages=around)
