@@ -87,3 +87,44 @@ def test_every_exercise_states_its_scope():
         assert ex.scope.bases and ex.scope.bases == tuple(sorted(ex.scope.bases, key=lambda b: b.n_messages))
         assert all(i.statement for i in ex.invariants) and ex.invariants[0].name == "nodes keep to themselves"
         assert ex.random()
+
+
+def test_an_exercise_can_read_snapshots_partner_state_and_extra_nodes():
+    # What the next rungs need (a lease broker, a fencing store, a reply cache): an exercise with an
+    # extra node it gives, invariants computed from the run's snapshots and from a partner's state.
+    import dataclasses
+
+    from semantics import Node
+    from semantics.grading.invariants import COMPLETES, ISOLATION, Finding, Invariant
+    from semantics.grading.partners import ApplyAndAckReceiver
+
+    class Auditor(Node):
+        """A third node the exercise adds: counts the messages the receiver forwards to it."""
+
+        def on_start(self):
+            self.seen = 0
+
+        def on_message(self, msg_id, body):
+            self.seen += 1
+
+    class Forwarding(ApplyAndAckReceiver):
+        def on_message(self, msg_id, body):
+            super().on_message(msg_id, body)
+            self.send("auditor", msg_id, body)
+
+    def audited(trial):
+        if trial.nodes["auditor"].seen < trial.report.n_messages:
+            return Finding("audited", None, None, f"the auditor saw {trial.nodes['auditor'].seen}")
+        ever_down = any(not s.nodes["receiver"].up for s in trial.snapshots)
+        return Finding("audited", None, None, "the receiver was down") if ever_down else None
+
+    base = EXERCISES[1]
+    ex = dataclasses.replace(base, invariants=(ISOLATION, COMPLETES, Invariant("audited", "the auditor sees all",
+                                                                               audited)),
+                             others={"auditor": Auditor}, partners={"receiver": Forwarding}, needs_snapshots=True,
+                             scope=E.Scope(bases=(E.Base(2, faults=1),), kinds=(CRASH,), crash_nodes=("receiver",)),
+                             random=lambda: [])
+    classes = {"sender": CASES["ex1-solution"].sender, "receiver": Forwarding}  # the auditor comes with the exercise
+    outcome = grade(ex, classes)
+    assert outcome.status == "failed" and outcome.finding.invariant == "audited"
+    assert outcome.finding.explanation in ("the receiver was down", "the auditor saw 1")

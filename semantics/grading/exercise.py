@@ -31,7 +31,9 @@ class Exercise:
     state_node, state_bound: the node whose state is measured after every handler, and its bound in bytes;
     horizon:     copies arrive within this time of their message's submission (random scenarios whose
                  jitter broke the promise are not held against the learner);
-    needs_trace: the invariants read the trace (every run is traced: slower).
+    needs_trace: the invariants read the trace (every run is traced: slower);
+    needs_snapshots: the invariants read the run's state after every event (``Trial.snapshots``, a
+                 ``semantics.sim.state.Snapshot`` each: each node's volatile and durable state; slower).
     """
 
     number: int
@@ -49,6 +51,7 @@ class Exercise:
     state_bound: int | None = None
     horizon: float | None = None
     needs_trace: bool = False
+    needs_snapshots: bool = False
 
     @property
     def key(self) -> str:

@@ -41,6 +41,7 @@ class Trial:
     state_detail: str = ""
     outside: tuple[str, ...] = ()          # changes outside the nodes (class attributes, globals, threads...)
     halted: str | None = None              # the invariant whose check ended the run early (bounded state)
+    snapshots: list = field(default_factory=list)  # the state after every event (Exercise.needs_snapshots)
 
     @property
     def not_implemented(self) -> bool:
@@ -199,7 +200,7 @@ def first_broken(invariants: tuple[Invariant, ...], trial: Trial) -> Finding | N
     if trial.halted is not None:  # the run was ended early because this invariant broke
         invariants = tuple(i for i in invariants if i.name in (NODE_ISOLATION, trial.halted))
         trial = Trial(trial.scenario, trial.report, trial.problem, trial.nodes, trial.state, trial.state_at,
-                      trial.state_detail, trial.outside)
+                      trial.state_detail, trial.outside, None, trial.snapshots)
         for invariant in invariants:
             finding = invariant.check(trial)
             if finding is not None:

@@ -130,7 +130,7 @@ class Runner:
 
     def __init__(self, exercise: Any, classes: Mapping[str, type[Node]]) -> None:
         self.exercise = exercise
-        self.classes = {**classes, **exercise.partners}
+        self.classes = {**exercise.others, **classes, **exercise.partners}
         self.nodes: dict[str, Node] = {}
         self.meter = _Meter()
         self.watch = Watch([c for n, c in self.classes.items() if n not in exercise.partners])
@@ -172,6 +172,9 @@ class Runner:
             kwargs["choices"] = oracle
         factories = dict(self.factories)
         sender, receiver = factories.pop("sender"), factories.pop("receiver")
+        snapshots: list = []
+        if self.exercise.needs_snapshots:
+            kwargs["observe"] = snapshots.append
         try:
             report = run(sender, receiver, others=factories or None, trace=trace or self.exercise.needs_trace,
                          max_events=max_events(scenario), wall_clock=None, budgets=BUDGETS, **kwargs)
@@ -181,7 +184,7 @@ class Runner:
         self.meter.finish()
         halted = "bounded state" if report is not None and report.status == "halted" else None
         return Trial(scenario, report, problem, dict(self.nodes), self.meter.largest, self.meter.at,
-                     self.meter.detail, self.watch.changes(simulator=simulator), halted)
+                     self.meter.detail, self.watch.changes(simulator=simulator), halted, snapshots)
 
     def judge(self, trial: Trial) -> Finding | None:
         """The first invariant this run broke, if the exercise's promises held in it."""

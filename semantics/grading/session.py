@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -131,8 +132,10 @@ def check(exercise: int | str, sender: type[Node] | None = None, receiver: type[
             outcome = _graded_in_child(ex, classes, bar)
         else:
             if isolate:
-                notes.append("this system cannot start a child process: your code was graded in this kernel, "
-                             "where an endless loop that catches every exception would hang it")
+                note = ("this system cannot start a child process: your code was graded in this kernel, "
+                        "where an endless loop that catches every exception would hang it")
+                notes.append(note)
+                warnings.warn(note, RuntimeWarning, stacklevel=2)
             outcome = grade(ex, classes, progress=bar.update)
     finally:
         bar.close()
@@ -344,7 +347,7 @@ def _failed(ex: Exercise, classes: Mapping[str, type[Node]], outcome: Outcome, n
     statement = invariant.statement if invariant is not None else ""
     scenario, original = outcome.scenario, outcome.original
     which = f"message {f.msg_id!r} " if f.msg_id is not None else ""
-    others = {n: c for n, c in classes.items() if n not in ("sender", "receiver")}
+    others = {n: c for n, c in {**ex.others, **classes}.items() if n not in ("sender", "receiver")}
     call = scenario.call(classes["sender"].__name__, classes["receiver"].__name__,
                          "{" + ", ".join(f"{n!r}: {c.__name__}" for n, c in others.items()) + "}" if others else "")
     lines = [f"Broken invariant: {f.invariant}: {statement}.", f"What happened: {which}{f.explanation}."]
