@@ -54,14 +54,72 @@ def test_a_crash_inside_atomic_undoes_effect_and_writes(point):
     assert report.effects == 1 and report.duplicated == 0
 
 
-def test_durable_values_are_frozen_and_writes_are_steps():
-    class Freezer(Node):
+def test_durable_values_are_copies_and_a_change_in_place_is_reported():
+    seen = []
+
+    class InPlace(Node):
         def on_message(self, msg_id, body):
             self.durable["seen"] = {msg_id}
-            self.durable["seen"].add("x")  # must fail: only durable[k] = v changes durable state
+            self.durable["seen"].add("x")           # a copy: durable state does not change
+            box = self.durable.setdefault("box", {"ids": []})
+            box["ids"].append(msg_id)               # nested, in place: lost too
+            seen.append((self.durable["seen"], self.durable["box"]))
+            self.apply(body)
+            self.ack(msg_id)
 
-    report = run(P.RetryingSender, Freezer, n_messages=1)
-    assert report.status == "error" and "'frozenset' object has no attribute 'add'" in report.problem
+    report = run(P.RetryingSender, InPlace, n_messages=1)
+    assert report.ok and seen == [({"m1"}, {"ids": []})]
+    assert len(report.warnings) == 2
+    assert "durable key 'seen' in place" in report.warnings[0] and "self.durable['seen'] = ..." in report.warnings[0]
+    assert "durable key 'box' in place" in report.warnings[1]
+
+
+def test_a_value_written_back_is_not_reported():
+    class WritesBack(Node):
+        def on_message(self, msg_id, body):
+            seen = self.durable.get("seen", set())
+            seen.add(msg_id)
+            self.durable["seen"] = seen
+            nested = self.durable.get("nested", {"a": [1]})
+            self.durable["nested"] = {"a": nested["a"] + [2]}
+            self.apply(body)
+            self.ack(msg_id)
+
+    report = run(P.RetryingSender, WritesBack, n_messages=3)
+    assert report.ok and report.warnings == ()
+
+
+def test_only_plain_data_can_be_stored():
+    class Stores(Node):
+        value = None
+
+        def on_message(self, msg_id, body):
+            self.durable["x"] = self.value
+            self.apply(body)
+            self.ack(msg_id)
+
+    class Thing:
+        pass
+
+    for value, words in [(Thing(), "self.durable['x']: only plain data can be stored in self.durable"),
+                         ({"a": [1, Thing()]}, "self.durable['x']['a'][1]: only plain data"),
+                         ({"ok": 1, Thing: 3}, "self.durable['x'] (a key): only plain data"),
+                         (len, "got builtin_function_or_method <built-in function len>")]:
+        Stores.value = value
+        report = run(P.RetryingSender, Stores, n_messages=1)
+        assert report.status == "error" and "TypeError" in report.problem and words in report.problem, report.problem
+    for value in (None, 1, 2.5, "s", b"b", (1, "a"), [1, [2]], {"a": {1, 2}}, frozenset({1}), bytearray(b"x")):
+        Stores.value = value
+        assert run(P.RetryingSender, Stores, n_messages=1).ok, value
+
+
+def test_durable_keys_must_be_immutable():
+    class BadKey(Node):
+        def on_message(self, msg_id, body):
+            self.durable[("done", [msg_id])] = True
+
+    report = run(P.RetryingSender, BadKey, n_messages=1)
+    assert report.status == "error" and "self.durable key" in report.problem and "immutable" in report.problem
 
 
 def test_durable_mapping_behaviour_inside_and_outside_atomic():
@@ -80,7 +138,7 @@ def test_durable_mapping_behaviour_inside_and_outside_atomic():
             self.apply(body)
 
     run(P.FireAndForgetSender, Mapper, n_messages=1)
-    assert log == [(["b"], False, (1, 2), 1), {"b": (1, 2), "c": 3}]
+    assert log == [(["b"], False, [1, 2], 1), {"b": [1, 2], "c": 3}]
 
 
 def test_crash_points_are_described():
@@ -196,3 +254,69 @@ def test_observed_snapshots_follow_the_run():
 def test_observe_must_be_callable():
     with pytest.raises(TypeError, match="observe must be a function taking a Snapshot"):
         semantics.run(P.RetryingSender, P.DeduplicatingReceiver, n_messages=1, observe="yes")
+
+
+# -- a crash cannot be caught -----------------------------------------------------------------------
+
+
+class SwallowsInsideAtomic(Node):
+    """Catches everything inside the atomic block: the crash too."""
+
+    def on_message(self, msg_id, body):
+        try:
+            with self.atomic():
+                try:
+                    self.apply(body)
+                    self.durable[("done", msg_id)] = True
+                except BaseException:
+                    pass
+        except BaseException:
+            pass
+        self.ack(msg_id)
+
+
+@pytest.mark.parametrize("point", [3, 4])  # after apply, after the write: both inside the block
+def test_an_atomic_block_cut_by_a_crash_never_commits_even_if_the_crash_is_caught(point):
+    report = run(P.FireAndForgetSender, SwallowsInsideAtomic, n_messages=1, faults=crash_at_point("receiver", point),
+                 trace=True)
+    kinds = [e.kind for e in report.trace]
+    assert "crash" in kinds and "rollback" in kinds and report.effects == 0
+    assert not any(e.kind == "send" and e.node == "receiver" for e in report.trace)  # nor the ack after it
+
+
+def test_no_later_step_of_a_crashed_incarnation_takes_effect():
+    done = []
+
+    class KeepsGoing(Node):
+        def on_message(self, msg_id, body):
+            for step in (lambda: self.apply(body), lambda: self.ack(msg_id),
+                         lambda: self.durable.__setitem__("x", 1), lambda: self.set_timer("t", 1.0),
+                         lambda: self.durable.get("x"), lambda: self.send("sender", msg_id, body)):
+                try:
+                    step()
+                    done.append("ok")
+                except BaseException as exc:
+                    done.append(type(exc).__name__)
+
+    # crash point 2: right after the first step, apply (which took effect: no atomic block)
+    report = run(P.FireAndForgetSender, KeepsGoing, n_messages=1,
+                 faults=Faults(crash_at={"receiver": {2}}, restart_after=None), trace=True)
+    assert done == ["Crashed"] * 6 and report.effects == 1
+    assert [e.kind for e in report.trace if e.node == "receiver"] == ["receive", "effect", "crash"]
+
+
+def test_an_old_incarnation_kept_somewhere_is_dead():
+    kept = []
+
+    class Leaks(Node):
+        def on_message(self, msg_id, body):
+            kept.append(self)
+            self.apply(body)
+            self.ack(msg_id)
+
+    run(P.RetryingSender, Leaks, n_messages=2, faults=Faults(crash_times={"receiver": (1.5,)}, restart_after=1.0))
+    old = kept[0]
+    with pytest.raises(semantics.sim.nodes.Crashed):
+        old.durable["x"] = 1
+    with pytest.raises(semantics.sim.nodes.Crashed):
+        old.send("sender", "m9", None)

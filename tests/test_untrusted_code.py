@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from semantics import Link, Node, run
 from semantics.sim import protocols as P
 
@@ -115,3 +117,78 @@ def test_bounded_events_with_a_ping_pong():
 
     report = run(Ping, Pong, n_messages=1, link=Link(delay=0.5), max_events=1000)
     assert report.status == "event budget"
+
+
+# -- counted budgets: where a run stops does not depend on the machine --------------------------------
+
+from semantics.sim.budgets import Budgets  # noqa: E402
+
+
+class SpinsSwallowing(Node):
+    def on_message(self, msg_id, body):
+        n = 0
+        while n < 300_000:
+            try:
+                n += 1
+            except BaseException:  # catches the stop: the loop goes on, untraced
+                pass
+        self.apply(body)  # a step after the stop: raises again, takes no effect
+        self.ack(msg_id)
+
+
+class StepsForever(Node):
+    def on_message(self, msg_id, body):
+        while True:
+            try:
+                self.set_timer("again", 1.0)
+            except BaseException:
+                pass
+
+
+@pytest.mark.parametrize("receiver, budgets, status, words", [
+    (Spins, Budgets(lines=1_000), "line budget", "ran more than 1,000 lines of your code without returning (line"),
+    (SpinsSwallowing, Budgets(lines=1_000), "line budget", "ran more than 1,000 lines"),
+    (StepsForever, Budgets(steps=500), "step budget", "took more than 500 steps without returning"),
+])
+def test_budgets_stop_a_handler_at_a_counted_point(receiver, budgets, status, words):
+    reports = [run(P.RetryingSender, receiver, n_messages=1, budgets=budgets, wall_clock=None, trace=True)
+               for _ in range(2)]
+    report = reports[0]
+    assert report.status == status and words in report.problem, report.problem
+    assert report.effects == 0 and report.trace[-1].kind == "error"
+    assert reports[0] == reports[1] and reports[0].trace == reports[1].trace  # the same point, every time
+
+
+def test_a_run_line_budget_bounds_the_whole_run():
+    class Busy(Node):
+        def on_message(self, msg_id, body):
+            for _ in range(400):
+                pass
+            self.apply(body)
+            self.ack(msg_id)
+
+    report = run(P.RetryingSender, Busy, n_messages=50, budgets=Budgets(run_lines=10_000), wall_clock=None)
+    assert report.status == "run line budget" and "more than 10,000 lines of your code in all" in report.problem
+    assert 0 < report.effects < 50
+
+
+def test_sys_exit_in_a_handler_is_an_error_of_the_protocol():
+    class Exits(Node):
+        def on_message(self, msg_id, body):
+            import sys
+            sys.exit(3)
+
+    report = run(P.RetryingSender, Exits, n_messages=1)
+    assert report.status == "error" and "raised SystemExit: 3" in report.problem and "sys.exit(3)" in report.problem
+
+
+def test_an_exception_is_blamed_on_the_protocols_line_not_the_library():
+    import json
+
+    class Parses(Node):
+        def on_message(self, msg_id, body):
+            json.loads("{not json")  # raises deep inside the standard library
+
+    report = run(P.RetryingSender, Parses, n_messages=1)
+    assert "JSONDecodeError" in report.problem and 'json.loads("{not json")' in report.problem
+    assert "decoder.py" not in report.problem

@@ -87,6 +87,21 @@ REQUIRED = {
 
 
 @dataclass(frozen=True)
+class RunDetails:
+    """What a guarded run (``run(budgets=...)`` or ``run(choices=...)``) also counts, for graders:
+    per logical message, the acks other nodes sent for it and whether ``on_send`` returned without a
+    crash (the application was told "accepted"); the decision points of the run; the lines of
+    protocol code executed; the handler calls; choices of a schedule that did not fit their point."""
+
+    acks_sent: tuple[int, ...]
+    accepted: tuple[bool, ...]
+    decisions: int
+    lines: int
+    calls: int
+    ignored: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Report:
     """The result of one run. The six facade counts are plain integers."""
 
@@ -99,7 +114,8 @@ class Report:
     acked: int
     indefinite: int            # never acknowledged to the sender
     indefinite_applied: int    # ... yet took effect ("gave up although delivered")
-    status: str                # "ok", "error", "event budget" or "time limit"
+    status: str                # "ok", "error", "event budget", "time limit", or a budget of
+                               # semantics.sim.budgets: "step budget", "line budget", "run line budget"
     problem: str | None
     seed: int
     events: int
@@ -110,6 +126,9 @@ class Report:
     _per_message: tuple = field(repr=False, default=())
     labels: dict[str, tuple[str, ...]] = field(repr=False, default_factory=dict)  # crash point -> label (traced runs)
     error_trace: str | None = field(repr=False, default=None)
+    # values read from self.durable, changed in place and never written back (the change was lost)
+    warnings: tuple[str, ...] = field(repr=False, default=())
+    details: RunDetails | None = field(repr=False, default=None, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -15,12 +15,15 @@ and act through a handful of calls, each of which is one *step*::
     set_timer(key, after)        call ``on_timer(key)`` after ``after`` time units
     cancel_timer(key)
     apply(body)                  apply the message's *effect*: what the checker counts (returns its receipt)
-    durable[key] = value         write durable state (``del durable[key]`` too)
+    durable[key] = value         write durable state (``del durable[key]`` too): plain data, copied
     with atomic(): ...           durable writes and effects inside commit together, or not at all
 
 Attributes you set on ``self`` are *volatile*: a crash loses them, and the node restarts as a
-fresh object whose ``on_start`` runs again. ``self.durable`` survives crashes. The fault injector
-may crash a node at any *crash point*: when a handler starts, and right after any step.
+fresh object whose ``on_start`` runs again. ``self.durable`` survives crashes, and behaves like a
+real store: what you write is copied, what you read is a copy (change it, and write it back). The
+fault injector may crash a node at any *crash point*: when a handler starts, and right after any
+step. A crash cannot be caught: once it strikes, every later step of that incarnation raises again,
+and an atomic block it interrupted never commits, whatever the protocol's code catches.
 """
 
 from __future__ import annotations
@@ -68,9 +71,8 @@ _DELETED = object()
 
 
 def freeze(value: Any) -> Any:
-    """Durable values are stored frozen (set -> frozenset, list -> tuple, dict -> read-only
-    mapping), so that every change to durable state goes through ``durable[key] = ...``, a
-    step the fault injector and ``atomic()`` can see."""
+    """A message body as the application hands it over: set -> frozenset, list -> tuple, dict ->
+    read-only mapping (``run(contents=...)``), so that no node can change what another one sent."""
     if isinstance(value, (set, frozenset)):
         return frozenset(value)
     if isinstance(value, list):
@@ -82,30 +84,207 @@ def freeze(value: Any) -> Any:
     return value
 
 
+# -- durable values: plain data, copied on the way in and on the way out ---------------------------
+
+_ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes, Payload})
+STORABLE = "None, bool, int, float, str, bytes, tuple, list, dict, set, frozenset or a message body (Payload)"
+
+
+class _Box:
+    """A stored value that contains a mutable container (list, dict, set, bytearray): the store's
+    private copy. Reads hand out a fresh copy of it, never the box's own."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _NotPlain(Exception):
+    """Raised inside _store_copy; ``path`` says where the offending value sits."""
+
+    def __init__(self, value: Any, path: str = "", key: bool = False) -> None:
+        self.value, self.path, self.key = value, path, key
+
+
+def _copy_in(value: Any) -> tuple[Any, bool]:
+    """(a private copy of ``value``, whether it contains a mutable container), or _NotPlain."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value, False
+    if kind is tuple or kind is frozenset:
+        items = []
+        mutable = False
+        for i, item in enumerate(value):
+            try:
+                copy, inner = _copy_in(item)
+            except _NotPlain as e:
+                e.path = (f"[{i}]" if kind is tuple else " (an element)") + e.path
+                raise
+            items.append(copy)
+            mutable = mutable or inner
+        if not mutable and all(a is b for a, b in zip(items, value)):
+            return value, False
+        return kind(items), mutable
+    if kind is list:
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(_copy_in(item)[0])
+            except _NotPlain as e:
+                e.path = f"[{i}]" + e.path
+                raise
+        return out, True
+    if kind is dict:
+        out_dict = {}
+        for k, v in value.items():
+            try:
+                k = _frozen(k)
+            except _NotPlain as e:
+                e.path = " (a key)" + e.path
+                raise
+            try:
+                out_dict[k] = _copy_in(v)[0]
+            except _NotPlain as e:
+                e.path = f"[{_short(k)}]" + e.path
+                raise
+        return out_dict, True
+    if kind is set:
+        try:
+            return {_frozen(item) for item in value}, True
+        except _NotPlain as e:
+            e.path = " (an element)" + e.path
+            raise
+    if kind is bytearray:
+        return bytearray(value), True
+    if isinstance(value, MappingProxyType):  # a message body's dict content
+        return _copy_in(dict(value))
+    raise _NotPlain(value)
+
+
+def _frozen(value: Any) -> Any:
+    copy, mutable = _copy_in(value)
+    if mutable:
+        raise _NotPlain(value, key=True)
+    return copy
+
+
+def _store_copy(value: Any, where: str) -> tuple[Any, bool]:
+    """``_copy_in`` with a TypeError that names where the value that cannot be stored sits."""
+    try:
+        return _copy_in(value)
+    except _NotPlain as e:
+        if e.key:
+            raise TypeError(f"{where}{e.path}: a key (or a set element) must be immutable plain data (str, int, "
+                            f"tuple, frozenset...), got {type(e.value).__name__} {_short(e.value)}") from None
+        raise TypeError(f"{where}{e.path}: only plain data can be stored in self.durable ({STORABLE}, nested), "
+                        f"got {type(e.value).__name__} {_short(e.value)}. A durable store keeps data, not "
+                        "objects: store the fields you need (a real store would have to serialise them too)") from None
+
+
+def _key_copy(key: Any, where: str) -> Any:
+    kind = type(key)
+    if kind in _ATOMS or (kind is tuple and all(type(k) in _ATOMS for k in key)):  # ("done", msg_id)
+        return key
+    value, mutable = _store_copy(key, where)
+    if mutable:
+        raise TypeError(f"{where}: a key must be immutable plain data (str, int, tuple, frozenset...), got "
+                        f"{type(key).__name__} {_short(key)}")
+    return value
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # learner objects may have a broken repr
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _copy(value: Any) -> Any:
+    """A fresh copy of a stored (already checked) value."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is list:
+        return [_copy(v) for v in value]
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is set:
+        return set(value)
+    if kind is tuple:
+        return tuple(_copy(v) for v in value)
+    if kind is frozenset:
+        return value
+    if kind is bytearray:
+        return bytearray(value)
+    return value
+
+
 class Durable(MutableMapping):
     """A node's durable state: a key/value store that survives crashes.
 
-    Inside ``atomic()`` writes go to a pending transaction that becomes durable at commit
-    (reads see them at once); a crash or an exception discards them.
+    It behaves like a real store (a database row, a shelve, a JSON column): a value is copied when
+    it is written and copied again when it is read, so changing a value you read changes nothing
+    until you write it back (``self.durable[key] = value``), and only plain data can be stored.
+    A value read, changed in place and never written back is reported (``Report.warnings``).
+    Inside ``atomic()`` writes go to a pending transaction that becomes durable at commit (reads
+    see them at once); a crash or an exception discards them.
     """
 
-    __slots__ = ("_data", "_pending", "_host")
+    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost")
 
     def __init__(self, host: "Host") -> None:
         self._data: dict = {}
         self._pending: dict | None = None
         self._host = host
+        self._reads: list = []     # (key, box, the copy handed out, time, where): to catch lost changes
+        self._lost: dict = {}      # key -> warning, for changes made in place and never written back
 
-    def __getitem__(self, key: Hashable) -> Any:
+    def _value(self, key: Hashable) -> Any:
+        if not self._host.up:
+            raise Crashed()
         pending = self._pending
         if pending is not None and key in pending:
             value = pending[key]
             if value is _DELETED:
                 raise KeyError(key)
-            return value
-        return self._data[key]
+        else:
+            value = self._data[key]
+        if type(value) is _Box:
+            copy = _copy(value.value)
+            self._remember(key, value, copy)
+            return copy
+        return value
+
+    def __getitem__(self, key: Hashable) -> Any:
+        return self._value(key)
+
+    def _remember(self, key: Hashable, box: _Box, copy: Any) -> None:
+        reads = self._reads
+        if len(reads) >= 2000:  # long runs: settle the oldest reads now
+            self._settle(reads[:1000])
+            del reads[:1000]
+        host = self._host
+        reads.append((key, box, copy, host.engine.now, host.name, getattr(host, "current", None)))
+
+    def _settle(self, reads: list) -> None:
+        for key, box, copy, now, name, current in reads:
+            if key not in self._lost and copy != box.value:
+                about = f" (handling {current!r})" if current is not None else ""
+                self._lost[key] = (f"you changed the value of durable key {key!r} in place (read by the {name} at "
+                                   f"t={now:g}{about}) and never wrote it back: self.durable keeps a copy, so the "
+                                   f"change was lost. Write it back with self.durable[{key!r}] = ...")
+
+    def lost_changes(self) -> tuple[str, ...]:
+        """Warnings about values read from this store, changed in place and never written back."""
+        self._settle(self._reads)
+        self._reads = []
+        return tuple(self._lost.values())
 
     def __contains__(self, key: object) -> bool:
+        if not self._host.up:
+            raise Crashed()
         pending = self._pending
         if pending is not None and key in pending:
             return pending[key] is not _DELETED
@@ -113,16 +292,32 @@ class Durable(MutableMapping):
 
     def __setitem__(self, key: Hashable, value: Any) -> None:
         self._host.check_awake()
-        if self._pending is not None:
-            self._pending[key] = freeze(value)
+        key = _key_copy(key, "self.durable key")
+        if type(value) in _ATOMS:
+            stored, mutable = value, False
         else:
-            self._data[key] = freeze(value)
+            stored, mutable = _store_copy(value, f"self.durable[{_short(key)}]")
+        if mutable:
+            stored = _Box(stored)
+        if self._reads:
+            self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
+        if self._pending is not None:
+            self._pending[key] = stored
+        else:
+            self._data[key] = stored
         self._host.point("write", key)
+
+    def setdefault(self, key: Hashable, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
 
     def __delitem__(self, key: Hashable) -> None:
         self._host.check_awake()
         if key not in self:
             raise KeyError(key)
+        if self._reads:
+            self._reads = [r for r in self._reads if r[0] != key]
         if self._pending is not None:
             self._pending[key] = _DELETED
         else:
@@ -140,14 +335,37 @@ class Durable(MutableMapping):
                 merged[key] = value
         return merged
 
+    def committed(self) -> dict:
+        """A copy of what is durable now, as a crash would leave it (pending writes excluded)."""
+        return {k: _copy(v.value) if type(v) is _Box else v for k, v in self._data.items()}
+
     def __iter__(self) -> Iterator:
+        if not self._host.up:
+            raise Crashed()
         return iter(list(self._merged()))
 
     def __len__(self) -> int:
         return len(self._merged())
 
     def __repr__(self) -> str:
-        return f"Durable({self._merged()!r})"
+        return f"Durable({ {k: v.value if type(v) is _Box else v for k, v in self._merged().items()}!r})"
+
+
+class _Dead:
+    """What a crashed incarnation's node talks to: every use of it raises ``Crashed`` again, so that
+    code that caught the crash can do nothing more (a real crashed process runs no code at all)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        raise Crashed()
+
+
+DEAD = _Dead()
+
+
+def _crashed_step(*args: Any, **kwargs: Any) -> None:
+    raise Crashed()
 
 
 class Node:
@@ -251,14 +469,20 @@ class Atomic:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if not self._outer:
-            return False
         host = self._host
+        if not self._outer:
+            if exc_type is None and not host.up:
+                raise Crashed()  # a crash inside was caught by the protocol's code: keep unwinding
+            return False
         durable = host.durable
         pending, effects = durable._pending, host.pending_effects
         durable._pending, host.pending_effects = None, None
-        if exc_type is not None:
-            host.rolled_back(len(effects), exc_type)
+        if exc_type is not None or not host.up:
+            # An exception, or a crash (even one the protocol's code caught and swallowed inside the
+            # block): nothing commits.
+            host.rolled_back(len(effects), exc_type if exc_type is not None else Crashed)
+            if exc_type is None:
+                raise Crashed()
             return False
         for key, value in pending.items():
             if value is _DELETED:

@@ -1,7 +1,7 @@
-"""Exercise 1, retry until acknowledged: senders, checked with the notebook's acking receiver."""
+"""Exercise 1, retry until acknowledged: senders, graded against the exercise's own receiver."""
 
 from semantics import Node
-from semantics.grading import EVERY_EFFECT, RUN_COMPLETES
+from semantics.grading import EVERY_EFFECT, NODE_ISOLATION, RUN_COMPLETES
 
 from . import Case, notebook
 
@@ -59,6 +59,32 @@ class BackoffSender(Node):
             self.set_timer(msg_id, entry[1])
 
 
+class TimerKeyedSender(Node):
+    """Correct, differently: timers keyed by ("retry", msg_id, attempt), an ack ignored unless it is
+    for a message still waiting, attempts counted without limit."""
+
+    def on_start(self):
+        self.waiting = {}  # msg_id -> (body, attempt)
+
+    def on_send(self, msg_id, body):
+        self.waiting[msg_id] = (body, 1)
+        self.send("receiver", msg_id, body)
+        self.set_timer(("retry", msg_id), 4.0)
+
+    def on_ack(self, msg_id):
+        if msg_id in self.waiting:
+            del self.waiting[msg_id]
+            self.cancel_timer(("retry", msg_id))
+
+    def on_timer(self, key):
+        _, msg_id = key
+        if msg_id in self.waiting:
+            body, attempt = self.waiting[msg_id]
+            self.waiting[msg_id] = (body, attempt + 1)
+            self.send("receiver", msg_id, body)
+            self.set_timer(key, 4.0)
+
+
 class RetriesForever(NB["Sender"]):
     """Wrong: on_timer resends and re-arms even after the ack arrived, so the run never ends."""
 
@@ -70,8 +96,10 @@ class RetriesForever(NB["Sender"]):
         self.set_timer(msg_id, self.timeout)
 
 
-class GivesUpAfterOneRetry(Node):
-    """Wrong: a fixed number of retries (one), so a long partition loses the message."""
+class GivesUp(Node):
+    """Wrong: a fixed number of retries, so an outage longer than the attempts loses the message."""
+
+    retries = 1
 
     def on_start(self):
         self.unacked = {}
@@ -86,10 +114,16 @@ class GivesUpAfterOneRetry(Node):
 
     def on_timer(self, msg_id):
         entry = self.unacked.get(msg_id)
-        if entry and entry[1] < 1:
+        if entry and entry[1] < self.retries:
             entry[1] += 1
             self.send("receiver", msg_id, entry[0])
             self.set_timer(msg_id, 3.0)
+
+
+class GivesUpAfterTwenty(GivesUp):
+    """Wrong: twenty retries (a minute of trying) still give up during a long outage."""
+
+    retries = 20
 
 
 class OneSlotSender(Node):
@@ -115,16 +149,84 @@ class OneSlotSender(Node):
             self.set_timer("retry", 3.0)
 
 
+class BodyKeyedSender(Node):
+    """Wrong: remembers unacknowledged messages by their body: two messages with equal bodies in
+    flight overwrite each other, and the first one is never retried."""
+
+    def on_start(self):
+        self.unacked = {}  # body content -> msg_id
+
+    def on_send(self, msg_id, body):
+        self.unacked[body.content] = (msg_id, body)
+        self.send("receiver", msg_id, body)
+        self.set_timer(body.content, 3.0)
+
+    def on_ack(self, msg_id):
+        for content, (waiting, _) in list(self.unacked.items()):
+            if waiting == msg_id:
+                del self.unacked[content]
+
+    def on_timer(self, content):
+        if content in self.unacked:
+            self.send("receiver", *self.unacked[content])
+            self.set_timer(content, 3.0)
+
+
+class ArmsOnce(NB["Sender"]):
+    """Wrong: resends on the first timeout but does not set the timer again: a second loss is final."""
+
+    def on_timer(self, msg_id):
+        if msg_id in self.unacked:
+            self.send("receiver", msg_id, self.unacked[msg_id])
+
+
+class DelOnAck(NB["Sender"]):
+    """Wrong: ``del self.unacked[msg_id]`` in on_ack: a second ack for the same message (a network
+    duplicate, or the ack of a retry) raises KeyError."""
+
+    def on_ack(self, msg_id):
+        del self.unacked[msg_id]
+        self.cancel_timer(msg_id)
+
+
+class SharedOutstanding(Node):
+    """Wrong: the unacknowledged messages in a class attribute, shared by every sender and every run."""
+
+    unacked = {}
+
+    def on_send(self, msg_id, body):
+        self.unacked[msg_id] = body
+        self.send("receiver", msg_id, body)
+        self.set_timer(msg_id, 3.0)
+
+    def on_ack(self, msg_id):
+        self.unacked.pop(msg_id, None)
+
+    def on_timer(self, msg_id):
+        if msg_id in self.unacked:
+            self.send("receiver", msg_id, self.unacked[msg_id])
+            self.set_timer(msg_id, 3.0)
+
+
 CASES = [
     Case("solution", 1, NB["Sender"], Receiver, "passed", "per-message timers, retried until acked"),
     Case("one-periodic-timer", 1, TickSender, Receiver, "passed", "a single tick resends all unacked"),
     Case("exponential-backoff", 1, BackoffSender, Receiver, "passed", "per-message doubling timeouts"),
+    Case("timer-keyed-by-tuple", 1, TimerKeyedSender, Receiver, "passed", "tuple timer keys, attempts counted"),
     Case("fire-and-forget", 1, NB["FireAndForgetSender"], Receiver, EVERY_EFFECT,
          "the starting code: a lost message is gone"),
     Case("retries-forever", 1, RetriesForever, Receiver, RUN_COMPLETES,
          "timers re-armed after the ack: the run never ends (event budget)"),
-    Case("gives-up-after-one-retry", 1, GivesUpAfterOneRetry, Receiver, EVERY_EFFECT,
-         "a partition longer than two attempts loses the message"),
+    Case("gives-up-after-one-retry", 1, GivesUp, Receiver, EVERY_EFFECT,
+         "two losses in a row lose the message", ("outage",)),
+    Case("gives-up-after-twenty-retries", 1, GivesUpAfterTwenty, Receiver, EVERY_EFFECT,
+         "an outage outlasts any fixed number of retries", ("outage",)),
     Case("one-slot-sender", 1, OneSlotSender, Receiver, EVERY_EFFECT,
          "several messages in flight: only the latest is retried"),
+    Case("body-keyed-sender", 1, BodyKeyedSender, Receiver, EVERY_EFFECT,
+         "two messages with equal bodies in flight overwrite each other", ("equal bodies",)),
+    Case("timer-armed-once", 1, ArmsOnce, Receiver, EVERY_EFFECT, "a second loss in a row is final"),
+    Case("del-on-ack", 1, DelOnAck, Receiver, RUN_COMPLETES, "a duplicated ack raises KeyError"),
+    Case("class-level-outstanding", 1, SharedOutstanding, Receiver, NODE_ISOLATION,
+         "a class attribute shared by every run", ("shared state",)),
 ]

@@ -3,7 +3,7 @@
 import hashlib
 
 from semantics import Node
-from semantics.grading import ACK_MEANS_EFFECT, NO_DUPLICATES, RUN_COMPLETES
+from semantics.grading import ACK_MEANS_EFFECT, NO_DUPLICATES, NODE_ISOLATION, RUN_COMPLETES
 
 from . import Case, notebook
 
@@ -17,7 +17,6 @@ class SequenceSender(NB["Sender"]):
     def on_start(self):
         super().on_start()
         self.next_seq = 1
-        self.seq_of = {}
 
     def on_send(self, msg_id, body):
         seq, self.next_seq = self.next_seq, self.next_seq + 1
@@ -37,6 +36,18 @@ class InOrderReceiver(Node):
             self.expected += 1
         if seq < self.expected:
             self.ack(seq)
+
+
+class ReceiptReceiver(Node):
+    """Correct, differently: remembers each applied id with its receipt (a reply cache's shape)."""
+
+    def on_start(self):
+        self.receipts = {}
+
+    def on_message(self, msg_id, body):
+        if msg_id not in self.receipts:
+            self.receipts[msg_id] = self.apply(body)
+        self.ack(msg_id)
 
 
 class NewIdEachRetry(NB["Sender"]):
@@ -77,6 +88,19 @@ class ContentHashReceiver(Node):
         self.ack(msg_id)
 
 
+class BodyReceiver(Node):
+    """Wrong: deduplicates by the body itself (a Payload compares by content)."""
+
+    def on_start(self):
+        self.applied = set()
+
+    def on_message(self, msg_id, body):
+        if body not in self.applied:
+            self.apply(body)
+            self.applied.add(body)
+        self.ack(msg_id)
+
+
 class SilentOnDuplicates(Node):
     """Wrong: deduplicates but does not acknowledge a duplicate; when the first ack is lost the
     sender never hears one and retries forever."""
@@ -91,16 +115,122 @@ class SilentOnDuplicates(Node):
             self.ack(msg_id)
 
 
+class LastIdOnly(Node):
+    """Wrong: remembers only the last id applied: a late original that arrives after its retry is
+    caught, but a duplicate that arrives after another message is applied again."""
+
+    def on_start(self):
+        self.last = None
+
+    def on_message(self, msg_id, body):
+        if msg_id != self.last:
+            self.apply(body)
+            self.last = msg_id
+        self.ack(msg_id)
+
+
+class LastFive(Node):
+    """Wrong: keeps the last five ids only: a copy that comes back after five newer messages is new again."""
+
+    def on_start(self):
+        self.recent = []
+
+    def on_message(self, msg_id, body):
+        if msg_id not in self.recent:
+            self.apply(body)
+            self.recent = (self.recent + [msg_id])[-5:]
+        self.ack(msg_id)
+
+
+class TimeWindow(Node):
+    """Wrong here: forgets an id 100 time units after applying it; a copy the network kept arrives later."""
+
+    def on_start(self):
+        self.seen = {}
+
+    def on_message(self, msg_id, body):
+        self.seen = {k: t for k, t in self.seen.items() if self.now - t <= 100}
+        if msg_id not in self.seen:
+            self.apply(body)
+            self.seen[msg_id] = self.now
+        self.ack(msg_id)
+
+
+class HighWatermark(Node):
+    """Wrong: with sequence numbers, applies only what is higher than anything seen: a message
+    overtaken by the next one is taken for a duplicate."""
+
+    def on_start(self):
+        self.high = 0
+
+    def on_message(self, seq, body):
+        if seq > self.high:
+            self.apply(body)
+            self.high = seq
+        self.ack(seq)
+
+
+class ForgetsOnAck(Node):
+    """Wrong: drops the id once it has acknowledged it (the ack may be lost: the retry comes back)."""
+
+    def on_start(self):
+        self.pending = set()
+
+    def on_message(self, msg_id, body):
+        if msg_id not in self.pending:
+            self.apply(body)
+        self.pending.discard(msg_id)
+        self.ack(msg_id)
+
+
+class IndexesADict(Node):
+    """Wrong: counts copies with ``self.copies[msg_id] += 1`` on a plain dict: the first copy raises KeyError."""
+
+    def on_start(self):
+        self.copies = {}
+
+    def on_message(self, msg_id, body):
+        self.copies[msg_id] += 1
+        self.apply(body)
+        self.ack(msg_id)
+
+
+class SharedApplied(Node):
+    """Wrong: the applied ids in a class attribute: shared by every receiver and every run."""
+
+    applied = set()
+
+    def on_message(self, msg_id, body):
+        if msg_id not in self.applied:
+            self.apply(body)
+            self.applied.add(msg_id)
+        self.ack(msg_id)
+
+
 CASES = [
     Case("solution", 2, Sender, Receiver, "passed", "a set of applied ids, every copy acked"),
     Case("sequence-numbers-in-order", 2, SequenceSender, InOrderReceiver, "passed",
          "sender-assigned sequence numbers, receiver accepts only the next one"),
+    Case("receipt-per-id", 2, Sender, ReceiptReceiver, "passed", "a dict of ids and receipts"),
     Case("retry-without-dedup", 2, Sender, NB["ApplyAndAckReceiver"], NO_DUPLICATES,
          "the starting receiver applies every retry"),
     Case("new-id-every-retry", 2, NewIdEachRetry, Receiver, NO_DUPLICATES,
          "each attempt carries a new id, so dedup never fires"),
     Case("content-hash-as-id", 2, Sender, ContentHashReceiver, ACK_MEANS_EFFECT,
-         "two deposits of 10 collapse into one, the second is acked without effect"),
+         "two deposits of 10 collapse into one, the second is acked without effect", ("equal bodies",)),
+    Case("body-as-id", 2, Sender, BodyReceiver, ACK_MEANS_EFFECT, "Payloads compare by content",
+         ("equal bodies",)),
     Case("duplicates-not-acked", 2, Sender, SilentOnDuplicates, RUN_COMPLETES,
          "a lost ack is never replaced: the sender retries forever"),
+    Case("last-id-only", 2, Sender, LastIdOnly, NO_DUPLICATES, "a duplicate after another message", ("window",)),
+    Case("last-five-ids", 2, Sender, LastFive, NO_DUPLICATES, "a late copy after five newer messages",
+         ("window",)),
+    Case("time-window-100", 2, Sender, TimeWindow, NO_DUPLICATES, "a copy kept by the network arrives later",
+         ("window",)),
+    Case("high-watermark", 2, SequenceSender, HighWatermark, ACK_MEANS_EFFECT,
+         "a message overtaken by the next is taken for a duplicate"),
+    Case("forgets-on-ack", 2, Sender, ForgetsOnAck, NO_DUPLICATES, "the retry after a lost ack is new again"),
+    Case("dict-keyerror", 2, Sender, IndexesADict, RUN_COMPLETES, "KeyError on the first copy"),
+    Case("class-level-applied", 2, Sender, SharedApplied, NODE_ISOLATION, "a class attribute shared by every run",
+         ("shared state",)),
 ]

@@ -1,7 +1,8 @@
 """Exercise 4, commit discipline of a log consumer (graded against semantics.grading.Broker)."""
 
 from semantics import Node
-from semantics.grading import ACK_MEANS_EFFECT, ALL_COMMITTED, EVERY_EFFECT, NO_DUPLICATES, Broker
+from semantics.grading import (ACK_MEANS_EFFECT, ALL_COMMITTED, EVERY_EFFECT, NO_DUPLICATES, NODE_ISOLATION,
+                               Broker)
 
 from . import Case, notebook
 
@@ -26,6 +27,39 @@ class InboxConsumer(Node):
             self.prefix += 1
         if self.prefix:
             self.ack(self.prefix - 1)
+
+
+class AlwaysRecommits(Node):
+    """Correct, differently: in order only, and every message (even one ahead of its turn) makes it
+    commit its whole progress again."""
+
+    def on_message(self, offset, body):
+        with self.atomic():
+            position = self.durable.get("position", 0)
+            if offset == position:
+                self.apply(body)
+                position += 1
+                self.durable["position"] = position
+        if position:
+            self.ack(position - 1)
+
+
+class DoneSetConsumer(Node):
+    """Correct, differently: one durable value holds the set of done offsets and the committed
+    prefix, written back in the atomic block."""
+
+    def on_message(self, offset, body):
+        with self.atomic():
+            state = self.durable.get("state", {"done": set(), "prefix": 0})
+            if offset >= state["prefix"] and offset not in state["done"]:
+                self.apply(body)
+                state["done"].add(offset)
+                while state["prefix"] in state["done"]:
+                    state["done"].discard(state["prefix"])
+                    state["prefix"] += 1
+                self.durable["state"] = state
+        if state["prefix"]:
+            self.ack(state["prefix"] - 1)
 
 
 class CommitThenProcess(Node):
@@ -79,10 +113,92 @@ class NeverCommits(Node):
                 self.durable[("done", offset)] = True
 
 
+class CommitsOnlyNew(Node):
+    """Wrong: commits a record when it processes it, not when it sees it again: a lost commit is
+    never repeated, and the broker redelivers until it gives up."""
+
+    def on_message(self, offset, body):
+        with self.atomic():
+            position = self.durable.get("position", 0)
+            new = offset == position
+            if new:
+                self.apply(body)
+                self.durable["position"] = offset + 1
+        if new:
+            self.ack(offset)
+
+
+class VolatilePosition(Node):
+    """Wrong: the position in an attribute: a crash forgets it and the broker's redelivery is applied again."""
+
+    def on_start(self):
+        self.position = 0
+
+    def on_message(self, offset, body):
+        if offset == self.position:
+            self.apply(body)
+            self.position += 1
+        if self.position:
+            self.ack(self.position - 1)
+
+
+class SkipsGaps(Node):
+    """Wrong: moves its position past whatever arrives (position = offset + 1), skipping a lost record."""
+
+    def on_message(self, offset, body):
+        with self.atomic():
+            position = self.durable.get("position", 0)
+            if offset >= position:
+                self.apply(body)
+                self.durable["position"] = offset + 1
+        self.ack(self.durable["position"] - 1)
+
+
+class CommitsAhead(Node):
+    """Wrong: commits ``offset + 1`` (Kafka's convention: the next offset to read), where this broker
+    means "this record is done": the last record is never committed."""
+
+    def on_message(self, offset, body):
+        with self.atomic():
+            position = self.durable.get("position", 0)
+            if offset == position:
+                self.apply(body)
+                self.durable["position"] = offset + 1
+        self.ack(self.durable.get("position", 0))
+
+
+class DoneListInPlace(Node):
+    """Wrong: appends done offsets to a durable list in place: the list is a copy, nothing is recorded."""
+
+    def on_message(self, offset, body):
+        with self.atomic():
+            done = self.durable.setdefault("done", [])
+            if offset not in done:
+                self.apply(body)
+                done.append(offset)
+        self.ack(offset)
+
+
+class ClassPosition(Node):
+    """Wrong: the position in a class attribute, shared by every consumer and every run."""
+
+    position = 0
+
+    def on_message(self, offset, body):
+        if offset == ClassPosition.position:
+            with self.atomic():
+                self.apply(body)
+            ClassPosition.position += 1
+        if ClassPosition.position:
+            self.ack(ClassPosition.position - 1)
+
+
 CASES = [
     Case("solution", 4, Broker, NB["Consumer"], "passed", "a durable position, atomic with the effect"),
     Case("inbox-and-prefix-commit", 4, Broker, InboxConsumer, "passed",
          "a durable inbox of offsets, commits the gap-free prefix"),
+    Case("always-recommits", 4, Broker, AlwaysRecommits, "passed", "in order; commits its progress on every message"),
+    Case("done-set-and-prefix", 4, Broker, DoneSetConsumer, "passed", "one durable value: done set and prefix"),
     Case("process-then-commit", 4, Broker, NB["ProcessThenCommitConsumer"], NO_DUPLICATES,
          "the starting code: a crash between effect and commit replays the record"),
     Case("commit-then-process", 4, Broker, CommitThenProcess, ACK_MEANS_EFFECT,
@@ -92,4 +208,13 @@ CASES = [
     Case("commits-whatever-arrives", 4, Broker, CommitsWhateverArrives, EVERY_EFFECT,
          "a cumulative commit over a gap skips a lost record"),
     Case("never-commits", 4, Broker, NeverCommits, ALL_COMMITTED, "processed, never committed"),
+    Case("commits-only-new", 4, Broker, CommitsOnlyNew, ALL_COMMITTED, "a lost commit is never repeated"),
+    Case("volatile-position", 4, Broker, VolatilePosition, NO_DUPLICATES, "a crash forgets the position"),
+    Case("skips-gaps", 4, Broker, SkipsGaps, EVERY_EFFECT, "a lost record is skipped"),
+    Case("commits-next-offset", 4, Broker, CommitsAhead, ALL_COMMITTED,
+         "commits the next offset: the last record is never committed"),
+    Case("done-list-in-place", 4, Broker, DoneListInPlace, NO_DUPLICATES, "a durable list appended in place",
+         ("in place",)),
+    Case("class-level-position", 4, Broker, ClassPosition, NODE_ISOLATION, "a class attribute as the position",
+         ("shared state",)),
 ]

@@ -1,7 +1,11 @@
-"""Exercise 5, bounded deduplication state (copies arrive within the stated horizon)."""
+"""Exercise 5, bounded deduplication state (copies arrive within the stated horizon), graded against
+the exercise's own sender."""
+
+from collections import deque
 
 from semantics import Node
-from semantics.grading import ACK_MEANS_EFFECT, BOUNDED_STATE, NO_DUPLICATES
+from semantics.grading import (ACK_MEANS_EFFECT, BOUNDED_STATE, EVERY_COPY_ACKED, NO_DUPLICATES, NO_SILENT_LOSS,
+                               RUN_COMPLETES)
 
 from . import Case, notebook
 
@@ -50,17 +54,41 @@ class TimeWindow(Node):
         self.ack(seq)
 
 
+class WindowAtTheBound(TimeWindow):
+    """Correct, at the edge: a copy arrives at most 24 after its submission and the first copy takes
+    at least 1, so a window of 23 after the first arrival is just enough."""
+
+    window = 23.0
+
+
+class SlidingBitmap(Node):
+    """Correct, differently: a bitmap of the last 32 sequence numbers below the highest seen, slid
+    forward as new numbers arrive (what TCP and IPsec anti-replay windows do)."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            top, bits = self.durable.get("window", (0, 0))
+            new = seq > top or (top - seq < 32 and not bits >> (top - seq) & 1)
+            if new:
+                self.apply(body)
+                if seq > top:
+                    bits, top = (bits << (seq - top)) & (2**32 - 1), seq
+                bits |= 1 << (top - seq)
+                self.durable["window"] = (top, bits)
+        self.ack(seq)
+
+
 class ShortWindow(TimeWindow):
     """Wrong: a time window of 5, shorter than the retry horizon: a late retry is applied again."""
 
     window = 5.0
 
 
-class WindowAtTheBound(TimeWindow):
-    """Correct, at the edge: a copy arrives at most 24 after its submission and the first copy takes
-    at least 1, so a window of 23 after the first arrival is just enough."""
+class Window22(TimeWindow):
+    """Wrong: one short of the bound: a copy 23 after the first arrival is applied again (needs four
+    lost acks and the slowest copy: beyond the systematic search, found by the seeded random runs)."""
 
-    window = 23.0
+    window = 22.0
 
 
 class HighWatermark(Node):
@@ -73,6 +101,12 @@ class HighWatermark(Node):
                 self.apply(body)
                 self.durable["high"] = seq
         self.ack(seq)
+
+
+class KeepThree(SequenceWindowReceiver):
+    """Wrong: a sequence window of 3: a message overtaken by three newer ones is taken for old."""
+
+    keep = 3
 
 
 class VolatileWindow(Node):
@@ -89,6 +123,144 @@ class VolatileWindow(Node):
         self.ack(seq)
 
 
+class NeverAcks(TimeWindow):
+    """Wrong: a correct window, but no ack: the sender retries every message to its limit and gives up
+    on messages that took effect (each one an indefinite outcome)."""
+
+    def ack(self, msg_id, to=None):
+        pass
+
+
+class AcksFirstCopyOnly(Node):
+    """Wrong: acknowledges a message once, when it takes effect; if that ack is lost, every retry is
+    dropped without an ack."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= 30}
+            new = seq not in seen
+            if new:
+                self.apply(body)
+                seen[seq] = self.now
+            self.durable["seen"] = seen
+        if new:
+            self.ack(seq)
+
+
+class DropsOld(Node):
+    """Wrong: a message that arrives after a newer one is ignored (not applied, not acknowledged)."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            top = self.durable.get("top", 0)
+            recent = self.durable.get("recent", [])
+            if seq < top:
+                return
+            if seq not in recent:
+                self.apply(body)
+                self.durable["recent"] = (recent + [seq])[-12:]
+                self.durable["top"] = seq
+        self.ack(seq)
+
+
+class DurableSetInDict(Node):
+    """Wrong: one top-level durable entry holding a set that grows forever."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            state = self.durable.get("state", {"seen": set()})
+            if seq not in state["seen"]:
+                self.apply(body)
+                state["seen"].add(seq)
+                self.durable["state"] = state
+        self.ack(seq)
+
+
+class GrowingBitmap(Node):
+    """Wrong: one integer as a bitmap of every sequence number ever applied: one entry, growing."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            bits = self.durable.get("bits", 0)
+            if not bits >> seq & 1:
+                self.apply(body)
+                self.durable["bits"] = bits | 1 << seq
+        self.ack(seq)
+
+
+class GrowingString(Node):
+    """Wrong: the applied numbers in one growing string."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            log = self.durable.get("log", ",")
+            if f",{seq}," not in log:
+                self.apply(body)
+                self.durable["log"] = log + f"{seq},"
+        self.ack(seq)
+
+
+class DebugLog(TimeWindow):
+    """Wrong: a correct durable window, plus a volatile deque of every number seen (for debugging):
+    volatile state counts too."""
+
+    def on_start(self):
+        self.history = deque()
+
+    def on_message(self, seq, body):
+        self.history.append(seq)
+        super().on_message(seq, body)
+
+
+class WindowInPlace(Node):
+    """Wrong: the window dict read from durable state and changed in place, never written back."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            if "seen" not in self.durable:
+                self.durable["seen"] = {}
+            seen = self.durable["seen"]
+            for s in [s for s, t in seen.items() if self.now - t > 30]:
+                del seen[s]
+            if seq not in seen:
+                self.apply(body)
+                seen[seq] = self.now
+        self.ack(seq)
+
+
+class StoresAnObject(Node):
+    """Wrong: stores a deque in durable state: only plain data can be stored."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            window = self.durable.get("window", None) or deque(maxlen=20)
+            if seq not in window:
+                self.apply(body)
+                window.append(seq)
+                self.durable["window"] = window
+        self.ack(seq)
+
+
+class NoRetrySender(Node):
+    """A learner's change to the given sender: it never retries (so duplicates never come)."""
+
+    def on_start(self):
+        self.next_seq = 1
+
+    def on_send(self, msg_id, body):
+        self.send("receiver", self.next_seq, body)
+        self.next_seq += 1
+
+
+class Stateless(Node):
+    """Wrong: no deduplication at all, relying on a sender that never retries; graded against the
+    exercise's own sender, every retry is applied again."""
+
+    def on_message(self, seq, body):
+        self.apply(body)
+        self.ack(seq)
+
+
 CASES = [
     Case("solution", 5, Sender, NB["Receiver"], "passed", "a durable time window of 30 >= the horizon"),
     Case("sequence-window", 5, Sender, SequenceWindowReceiver, "passed", "the last 20 sequence numbers"),
@@ -96,11 +268,31 @@ CASES = [
          "the last 12 sequence numbers: exactly what the stated bound needs"),
     Case("window-at-the-bound", 5, Sender, WindowAtTheBound, "passed",
          "a window of 23: exactly what the stated bound allows"),
+    Case("sliding-bitmap", 5, Sender, SlidingBitmap, "passed", "an anti-replay bitmap of 32 numbers"),
     Case("unbounded-record", 5, Sender, NB["UnboundedReceiver"], BOUNDED_STATE,
          "exercise 3's answer keeps one entry per message forever"),
     Case("window-shorter-than-horizon", 5, Sender, ShortWindow, NO_DUPLICATES,
          "forgets a message 5 after it arrived; its retries keep coming for 16"),
+    Case("window-one-short", 5, Sender, Window22, NO_DUPLICATES, "a window of 22 where 23 is needed",
+         ("window",), systematic=False),
     Case("high-watermark", 5, Sender, HighWatermark, ACK_MEANS_EFFECT,
          "a reordered message is taken for a duplicate"),
+    Case("sequence-window-of-three", 5, Sender, KeepThree, ACK_MEANS_EFFECT, "too short a sequence window"),
     Case("volatile-window", 5, Sender, VolatileWindow, NO_DUPLICATES, "a crash forgets the window"),
+    Case("never-acks", 5, Sender, NeverAcks, EVERY_COPY_ACKED, "the sender never hears of an effect", ("acks",)),
+    Case("acks-first-copy-only", 5, Sender, AcksFirstCopyOnly, EVERY_COPY_ACKED, "a lost ack is never replaced",
+         ("acks",)),
+    Case("drops-overtaken-messages", 5, Sender, DropsOld, NO_SILENT_LOSS,
+         "a message overtaken by a newer one is dropped without effect", ("every effect",)),
+    Case("set-inside-one-entry", 5, Sender, DurableSetInDict, BOUNDED_STATE, "one entry, a growing set",
+         ("state size",)),
+    Case("growing-bitmap", 5, Sender, GrowingBitmap, BOUNDED_STATE, "one integer, growing", ("state size",)),
+    Case("growing-string", 5, Sender, GrowingString, BOUNDED_STATE, "one string, growing", ("state size",)),
+    Case("volatile-debug-log", 5, Sender, DebugLog, BOUNDED_STATE, "a volatile deque that grows",
+         ("state size",)),
+    Case("window-in-place", 5, Sender, WindowInPlace, NO_DUPLICATES, "the window changed in place",
+         ("in place",)),
+    Case("stores-a-deque", 5, Sender, StoresAnObject, RUN_COMPLETES, "a deque is not plain data"),
+    Case("relies-on-its-own-sender", 5, NoRetrySender, Stateless, NO_DUPLICATES,
+         "graded against the given sender, which retries", ("pinned sender",)),
 ]

@@ -1,0 +1,72 @@
+"""A verdict is a pure function of the protocol's code and the exercise: the same with the CPUs
+saturated by other work as on an idle machine, and the same in another process with another hash
+seed, text included (runs are bounded by counted budgets, never by the wall clock)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from semantics.grading import check
+from wrong_solutions import all_cases
+
+# Wrong answers stopped by every kind of limit (an event budget, an exception, invariants found with
+# one fault and with two), and correct answers, which run every schedule and every random scenario.
+CHOSEN = ["ex1-retries-forever", "ex2-duplicates-not-acked", "ex2-dict-keyerror", "ex3-mark-then-process",
+          "ex4-commits-whatever-arrives", "ex5-window-shorter-than-horizon", "ex6-volatile-sender",
+          "ex6-relay-gives-up", "ex3-solution", "ex4-solution", "ex6-solution"]
+CASES = [c for c in all_cases() if c.id in CHOSEN]
+TESTS = Path(__file__).resolve().parent
+
+
+def verdicts() -> list[tuple]:
+    out = []
+    for case in CASES:
+        v = check(case.exercise, case.sender, case.receiver, progress=False)
+        cx = v.counterexample
+        out.append((case.id, str(v), v.passed, v.status, v.invariant, v.scenarios, v.covered,
+                    cx.scenario if cx else None, cx.report.trace if cx and cx.report else None))
+    return out
+
+
+@pytest.mark.slow
+def test_verdicts_are_identical_on_an_idle_and_on_a_saturated_machine():
+    assert len(CASES) == len(CHOSEN)
+    idle = verdicts()
+    busy_processes = []
+    try:
+        for _ in range(2):  # two CPUs' worth of other work
+            busy_processes.append(subprocess.Popen(["yes"], stdout=subprocess.DEVNULL))
+        busy = verdicts()
+    finally:
+        for p in busy_processes:
+            p.kill()
+            p.wait()
+    for before, after in zip(idle, busy):
+        assert before == after, before[0]
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from semantics.grading import check
+from wrong_solutions import all_cases
+for case in all_cases():
+    if case.id in {ids!r}:
+        print(str(check(case.exercise, case.sender, case.receiver, progress=False)))
+        print("=" * 20)
+"""
+
+
+def test_verdicts_are_identical_in_another_process_with_another_hash_seed():
+    ids = ["ex1-body-keyed-sender", "ex3-setdefault-in-place", "ex6-solution"]
+    here = "".join(str(check(c.exercise, c.sender, c.receiver, progress=False)) + "\n" + "=" * 20 + "\n"
+                   for c in all_cases() if c.id in ids)
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    there = subprocess.run([sys.executable, "-c", SCRIPT.format(tests=str(TESTS), ids=ids)], env=env,
+                           capture_output=True, text=True, check=True).stdout
+    assert there == here

@@ -1,0 +1,130 @@
+"""The systematic search: every schedule within a base's fault budget, breadth-first, each replayable,
+with repeated states pruned soundly (the same verdicts, fewer runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from semantics import run
+from semantics.grading import explorer as E
+from semantics.grading.exercises import EXERCISES
+from semantics.grading.grade import grade
+from semantics.grading.runner import Runner
+from semantics.grading.session import classes_for
+from semantics.sim.choices import CRASH, LOSE
+from wrong_solutions import all_cases
+
+CASES = {c.id: c for c in all_cases()}
+
+
+def runner_for(case_id):
+    case = CASES[case_id]
+    ex = EXERCISES[case.exercise]
+    return ex, Runner(ex, classes_for(ex, case.sender, case.receiver)[0])
+
+
+def test_schedules_are_breadth_first_and_each_is_a_replayable_run():
+    ex, runner = runner_for("ex3-solution")
+    scope = E.Scope(bases=(E.Base(1, faults=2),), kinds=(LOSE, CRASH), crash_nodes=("receiver",))
+    seen = []
+
+    def record(scenario, oracle):
+        trial = runner.run(scenario, oracle)
+        seen.append((scenario.choices, trial.report))
+        return trial
+
+    coverage = E.Coverage()
+    assert list(E.explore(scope, record, lambda trial: None, coverage)) == []
+    faults = [len(choices) for choices, _ in seen]
+    assert faults == sorted(faults) and faults[0] == 0 and max(faults) == 2  # fewest faults first
+    assert coverage.schedules == len(seen) == len({c for c, _ in seen})     # each schedule once
+    for choices, report in seen[::25]:  # a schedule replays as a plain semantics.run call
+        again = run(runner.classes["sender"], runner.classes["receiver"], n_messages=1,
+                    contents=["deposit 10"], choices=choices, wall_clock=None)
+        assert (again.effects, again.acked, again.events, again.crashes) == \
+               (report.effects, report.acked, report.events, report.crashes)
+
+
+def without_pruning(monkeypatch):
+    monkeypatch.setattr(E, "HASHED", 0)
+
+
+@pytest.mark.parametrize("case_id", ["ex3-solution", "ex6-solution", "ex4-inbox-and-prefix-commit"])
+def test_pruning_skips_repeated_states_without_changing_what_passes(case_id, monkeypatch):
+    ex, runner = runner_for(case_id)
+    pruned = grade(ex, runner.classes, random=False)
+    without_pruning(monkeypatch)
+    full = grade(ex, runner.classes, random=False)
+    assert pruned.status == full.status == "passed"
+    assert pruned.coverage.pruned > 0 and full.coverage.pruned == 0
+    assert pruned.coverage.schedules < full.coverage.schedules
+
+
+@pytest.mark.parametrize("case_id", ["ex3-process-then-mark", "ex3-ack-inside-transaction", "ex4-commits-whatever-arrives",
+                                     "ex6-outbox-not-relayed-after-restart", "ex6-restart-without-timers",
+                                     "ex5-sequence-window-of-three", "ex1-one-slot-sender"])
+def test_pruning_finds_the_same_counterexample(case_id, monkeypatch):
+    ex, runner = runner_for(case_id)
+    pruned = grade(ex, runner.classes, random=False)
+    without_pruning(monkeypatch)
+    full = grade(ex, runner.classes, random=False)
+    assert pruned.finding.invariant == full.finding.invariant == CASES[case_id].expect
+    assert (pruned.scenario.n_messages, len(pruned.scenario.choices)) == \
+           (full.scenario.n_messages, len(full.scenario.choices))
+
+
+def test_coverage_is_the_same_every_time_and_said_in_words():
+    ex, runner = runner_for("ex6-solution")
+    a, b = grade(ex, runner.classes, random=False), grade(ex, runner.classes, random=False)
+    assert (a.coverage.schedules, a.coverage.pruned) == (b.coverage.schedules, b.coverage.pruned)
+    words = ex.scope.describe()
+    assert "lost, duplicated, delayed past later copies" in words and "the sender or the receiver crashing" in words
+    assert E.Base(2, interval=0.5, equal=True).describe() == "2 messages with equal bodies, several in flight (one every 0.5)"
+
+
+def test_every_exercise_states_its_scope():
+    for ex in EXERCISES.values():
+        assert ex.scope.bases and ex.scope.bases == tuple(sorted(ex.scope.bases, key=lambda b: b.n_messages))
+        assert all(i.statement for i in ex.invariants) and ex.invariants[0].name == "nodes keep to themselves"
+        assert ex.random()
+
+
+def test_an_exercise_can_read_snapshots_partner_state_and_extra_nodes():
+    # What the next rungs need (a lease broker, a fencing store, a reply cache): an exercise with an
+    # extra node it gives, invariants computed from the run's snapshots and from a partner's state.
+    import dataclasses
+
+    from semantics import Node
+    from semantics.grading.invariants import COMPLETES, ISOLATION, Finding, Invariant
+    from semantics.grading.partners import ApplyAndAckReceiver
+
+    class Auditor(Node):
+        """A third node the exercise adds: counts the messages the receiver forwards to it."""
+
+        def on_start(self):
+            self.seen = 0
+
+        def on_message(self, msg_id, body):
+            self.seen += 1
+
+    class Forwarding(ApplyAndAckReceiver):
+        def on_message(self, msg_id, body):
+            super().on_message(msg_id, body)
+            self.send("auditor", msg_id, body)
+
+    def audited(trial):
+        if trial.nodes["auditor"].seen < trial.report.n_messages:
+            return Finding("audited", None, None, f"the auditor saw {trial.nodes['auditor'].seen}")
+        ever_down = any(not s.nodes["receiver"].up for s in trial.snapshots)
+        return Finding("audited", None, None, "the receiver was down") if ever_down else None
+
+    base = EXERCISES[1]
+    ex = dataclasses.replace(base, invariants=(ISOLATION, COMPLETES, Invariant("audited", "the auditor sees all",
+                                                                               audited)),
+                             others={"auditor": Auditor}, partners={"receiver": Forwarding}, needs_snapshots=True,
+                             scope=E.Scope(bases=(E.Base(2, faults=1),), kinds=(CRASH,), crash_nodes=("receiver",)),
+                             random=lambda: [])
+    classes = {"sender": CASES["ex1-solution"].sender, "receiver": Forwarding}  # the auditor comes with the exercise
+    outcome = grade(ex, classes)
+    assert outcome.status == "failed" and outcome.finding.invariant == "audited"
+    assert outcome.finding.explanation in ("the receiver was down", "the auditor saw 1")
