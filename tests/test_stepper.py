@@ -176,7 +176,9 @@ def test_step_through_a_report_checks_it_is_the_same_run():
 def test_step_through_a_grader_counterexample():
     from semantics.grading import check
 
-    verdict = check(3, RetryingSender, InMemoryDedupReceiver, progress=False)
+    from wrong_solutions import ex3  # the exercise's own sender: it retries without end
+
+    verdict = check(3, ex3.Sender, InMemoryDedupReceiver, progress=False)
     cx = verdict.counterexample
     assert cx is not None and cx.report is not None
     view = stepper.step_through_counterexample(cx)
@@ -184,3 +186,25 @@ def test_step_through_a_grader_counterexample():
     assert any(s.wiped for s in view.recording.steps)  # the crash that made the duplicate
     with pytest.raises(TypeError, match="counterexample must have sender, receiver and a scenario"):
         stepper.step_through_counterexample(object())
+
+
+def test_every_exercise_offers_its_counterexample_step_by_step():
+    """The verdict says "step through it", and it works for each exercise's counterexample, a run the
+    grader stopped at a violation (exercise 5's state bound) included."""
+    from semantics.grading import check
+    from wrong_solutions import all_cases
+
+    stepped = set()
+    for case in all_cases():
+        if case.expect == "passed" or case.exercise in stepped:
+            continue
+        verdict = check(case.exercise, case.sender, case.receiver, progress=False)
+        cx = verdict.counterexample
+        if cx is None or cx.phase == "isolation":
+            continue
+        assert "verdict.counterexample.step_through()" in str(verdict)
+        view = cx.step_through()
+        steps = view.recording.steps
+        assert steps and steps[-1].last == len(cx.report.trace) - 1  # the very run shown, to its end
+        stepped.add(case.exercise)
+    assert stepped == {1, 2, 3, 4, 5, 6}

@@ -368,7 +368,8 @@ def _failed(ex: Exercise, classes: Mapping[str, type[Node]], outcome: Outcome, n
                      f"that point, and {call} is the run, to try in a separate process")
     elif scenario.label != "unknown":
         same = f", the same run as {call}" if len(call) <= 400 else " (the same run as verdict.counterexample.replay_call)"
-        lines.append(f"Replay it: verdict.counterexample.replay(){same}")
+        lines.append(f"Replay it: verdict.counterexample.replay(){same}; step through it, event by event, with "
+                     "verdict.counterexample.step_through()")
     if not outcome.reproduced and outcome.report is not None and outcome.phase != "isolation":
         lines.append("Warning: the replay of this scenario did not break the invariant again, so the trace below "
                      "may not show the failure. Does your code use randomness, the wall clock or state shared "

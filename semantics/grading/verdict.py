@@ -61,6 +61,16 @@ class Counterexample:
             raise RuntimeError(f"a node could not be built: {trial.problem}")
         return trial.report
 
+    def step_through(self) -> Any:
+        """A trace stepper over the counterexample: the diagram up to each event, each node's volatile
+        and durable state, the timers and the messages in flight, one step at a time (a widget; its
+        ``recording`` holds the states). Like ``replay``, it runs your code in this process."""
+        if self.phase == "isolation" or self.report is None:
+            raise RuntimeError("this counterexample cannot be stepped through in this process (its run does not "
+                               "end, or a node could not be built): read verdict.counterexample.report instead")
+        from ..views.stepper import step_through_counterexample
+        return step_through_counterexample(self)
+
     def trace_text(self, limit: int = 40) -> str:
         """The events of the counterexample around the violation, in words ("" when there is no trace)."""
         from .render import trace_window

@@ -149,11 +149,20 @@ def record(sender: Any, receiver: Any, *, report: Report | None = None, **run_kw
             raise TypeError(f"{reserved} is set by the stepper; pass the other run() arguments only")
     snapshots: list[Snapshot] = []
     result = run(sender, receiver, trace=True, observe=snapshots.append, **run_kwargs)
-    if report is not None and report.trace is not None and tuple(report.trace) != tuple(result.trace):
-        where = next((i for i, (a, b) in enumerate(zip(report.trace, result.trace)) if a != b),
-                     min(len(report.trace), len(result.trace)))
-        raise ValueError(f"report: the replay differs from this report at trace event {where} (pass the same "
-                         f"sender, receiver and run arguments, seed included, as the run that made it)")
+    if report is not None and report.trace is not None:
+        shown, replayed = tuple(report.trace), tuple(result.trace)
+        halted = report.status == "halted"  # a grader stopped that run at a violation: the first part of this one
+        if halted:  # ... up to the event that says why it was stopped
+            cut = len(shown) - 1 if shown and shown[-1].kind == "error" else len(shown)
+            shown, replayed = shown[:cut], replayed[:cut]
+        if shown != replayed:
+            where = next((i for i, (a, b) in enumerate(zip(shown, replayed)) if a != b),
+                         min(len(shown), len(replayed)))
+            raise ValueError(f"report: the replay differs from this report at trace event {where} (pass the same "
+                             f"sender, receiver and run arguments, seed included, as the run that made it)")
+        if halted:
+            snapshots = [s for s in snapshots if s.trace_length <= len(shown)]
+            result = report
     link = run_kwargs.get("link")
     partitions = link.partitions if isinstance(link, Link) else ()
     return Recording(result, _steps(result, snapshots), partitions)
@@ -240,6 +249,9 @@ def step_through_counterexample(counterexample: Any) -> "StepperView":
     except AttributeError:
         raise TypeError("counterexample must have sender, receiver and a scenario with kwargs() (a grader "
                         f"Counterexample), got {type(counterexample).__name__}") from None
+    others = getattr(counterexample, "others", None)
+    if others:  # the exercise's partner nodes (a broker, a service...)
+        kwargs["others"] = dict(others)
     return StepperView(record(sender, receiver, report=getattr(counterexample, "report", None), **kwargs))
 
 
