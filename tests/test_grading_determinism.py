@@ -50,6 +50,33 @@ def test_verdicts_are_identical_on_an_idle_and_on_a_saturated_machine():
         assert before == after, before[0]
 
 
+@pytest.mark.slow
+def test_guarded_verdicts_are_identical_on_an_idle_and_on_a_saturated_machine():
+    """The verdicts a guard gives (a call that waits, one that computes in one endless line, a bare
+    ``except:`` that swallows a budget's stop, a recursion) are decided by the child's CPU time and
+    its counted budgets, not by the clock: the same verdict when other work saturates the CPUs."""
+    from test_grading_isolation import ComputesInOneLine, RecursesDeeply, SleepsInABareExcept, SpinsInABareExcept
+    from wrong_solutions import ex3
+
+    receivers = (SleepsInABareExcept, ComputesInOneLine, SpinsInABareExcept, RecursesDeeply)
+
+    def guarded() -> list[str]:
+        return [str(check(3, ex3.Sender, receiver, progress=False)) for receiver in receivers]
+
+    idle = guarded()
+    busy_processes = []
+    try:
+        for _ in range(2):
+            busy_processes.append(subprocess.Popen(["yes"], stdout=subprocess.DEVNULL))
+        busy = guarded()
+    finally:
+        for p in busy_processes:
+            p.kill()
+            p.wait()
+    for receiver, before, after in zip(receivers, idle, busy):
+        assert before == after, receiver.__name__
+
+
 SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})

@@ -320,3 +320,51 @@ def test_an_old_incarnation_kept_somewhere_is_dead():
         old.durable["x"] = 1
     with pytest.raises(semantics.sim.nodes.Crashed):
         old.send("sender", "m9", None)
+
+
+def test_records_of_plain_data_can_be_stored():
+    """A NamedTuple or a frozen dataclass of plain data is a record a real store can serialise; a
+    mutable dataclass, or a frozen one holding a list, is refused with the field named."""
+    import dataclasses
+    from typing import NamedTuple
+
+    class Reply(NamedTuple):
+        request: str
+        receipts: list
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        request: str
+        receipt: int
+
+    @dataclasses.dataclass(frozen=True)
+    class FrozenWithList:
+        receipts: list
+
+    @dataclasses.dataclass
+    class Mutable:
+        receipt: int
+
+    seen = {}
+
+    class Stores(Node):
+        def on_message(self, msg_id, body):
+            self.durable["reply"] = Reply("m1", [1])
+            self.durable["frozen"] = Frozen("m1", 1)
+            copy = self.durable["reply"]
+            copy.receipts.append(2)            # a copy: the stored record keeps [1]
+            seen["reply"], seen["frozen"] = self.durable["reply"], self.durable["frozen"]
+            for bad, field in ((FrozenWithList([1]), r"\.receipts: a frozen dataclass's field must be immutable"),
+                               (Mutable(1), "only plain data can be stored")):
+                try:
+                    self.durable["bad"] = bad
+                except TypeError as exc:
+                    seen.setdefault("errors", []).append((str(exc), field))
+            self.ack(msg_id)
+
+    report = run(P.FireAndForgetSender, Stores, n_messages=1)
+    assert report.ok, report.problem
+    assert seen["reply"] == Reply("m1", [1]) and type(seen["reply"]) is Reply
+    assert seen["frozen"] == Frozen("m1", 1)
+    import re
+    assert len(seen["errors"]) == 2 and all(re.search(pattern, text) for text, pattern in seen["errors"])

@@ -11,9 +11,12 @@ returns how the child ended, as plain data that crossed a pipe. In the child:
   (they talk to the notebook over sockets) are never touched, file descriptors 1 and 2 go to
   /dev/null;
 - a watchdog thread looks at the handler call under way (the frame of ``_Run.invoke``) and, if one
-  call does not return within ``Limits.call`` seconds of real time, or keeps running after a budget
-  stopped it (a bare ``except:`` that swallowed the stop), reports which call and which line, and
-  ends the child. It never raises anything into the running code.
+  call computes for ``Limits.call`` seconds of CPU time without returning (one line that never
+  ends: no budget can count it), uses no CPU for ``Limits.blocked`` seconds of real time (it sleeps
+  or waits), or keeps running after a budget stopped it (a bare ``except:`` that swallowed the stop),
+  reports which call and which line, and ends the child. It never raises anything into the running
+  code. The child's CPU time, not the clock, decides between "computes" and "stopped": on a machine
+  whose CPUs are saturated by other work the verdict comes later, never a different one.
 
 The parent waits interruptibly: a KeyboardInterrupt kills the child's process group and is raised
 again; a child that sends nothing for ``Limits.quiet`` seconds, or runs longer than
@@ -44,12 +47,14 @@ from ..sim.budgets import protocol_line
 @dataclass(frozen=True)
 class Limits:
     """memory: bytes of address space the child may add to the kernel's; cpu: CPU seconds;
-    call: real seconds one handler call may take; quiet: real seconds the child may go without
-    sending anything; total: real seconds for the whole child; output: printed characters kept."""
+    call: CPU seconds one handler call may compute; blocked: real seconds one handler call may wait
+    without computing; quiet: real seconds the child may go without sending anything; total: real
+    seconds for the whole child; output: printed characters kept."""
 
     memory: int = 1 << 30
     cpu: int = 300
-    call: float = 3.0
+    call: float = 2.0
+    blocked: float = 2.0
     quiet: float = 30.0
     total: float = 300.0
     output: int = 20_000
@@ -91,6 +96,10 @@ class Channel:
     def count_run(self) -> None:
         runs = struct.unpack_from("!Q", self.counter)[0] + 1
         struct.pack_into("!Q", self.counter, 0, runs)
+
+    def beat(self) -> None:
+        """The watchdog is alive (it runs only while the interpreter's lock is free now and then)."""
+        struct.pack_into("!Q", self.counter, 8, struct.unpack_from("!Q", self.counter, 8)[0] + 1)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -167,13 +176,22 @@ def _address_space() -> int:
         return 0
 
 
+#: A call that gets less than this share of a CPU while it waits is blocked, not computing (a
+#: runnable process on a saturated machine still gets far more than this).
+BLOCKED_SHARE = 0.05
+
+
 def _watchdog(channel: Channel, limits: Limits, main: int) -> None:
-    """Watch the handler call under way in the main thread; report a call stuck in real time."""
+    """Watch the handler call under way in the main thread; report a call that computes too long (in
+    CPU time), waits too long (real time without CPU), or swallowed a budget's stop."""
     from ..sim.harness import _Run
     invoke = _Run.invoke.__code__
-    key, since, tripped_at = None, time.monotonic(), None
+    cpu = time.process_time  # the child's CPU time: its main thread (the watchdog uses next to none)
+    key, since_cpu, tripped_cpu = None, cpu(), None
+    idle_since, last_cpu = time.monotonic(), cpu()
     while True:
         time.sleep(0.05)
+        channel.beat()
         frame = sys._current_frames().get(main)
         call = None
         while frame is not None:
@@ -181,27 +199,34 @@ def _watchdog(channel: Channel, limits: Limits, main: int) -> None:
                 call = frame
                 break
             frame = frame.f_back
-        now = time.monotonic()
+        now, used = time.monotonic(), cpu()
+        if used - last_cpu > BLOCKED_SHARE * 0.05:  # it computed in the last tick: not blocked
+            idle_since = now
+        last_cpu = used
         if call is None:
-            key, tripped_at = None, None
+            key, tripped_cpu = None, None
             continue
         run = call.f_locals.get("self")
         current = (id(run), getattr(run, "calls", 0))
         if current != key:
-            key, since, tripped_at = current, now, None
+            key, since_cpu, tripped_cpu, idle_since = current, used, None, now
             continue
-        if getattr(run, "tripped", None) is not None and tripped_at is None:
-            tripped_at = now
-        swallowed = tripped_at is not None and now - tripped_at > 0.3
-        if not swallowed and now - since <= limits.call:
+        if getattr(run, "tripped", None) is not None and tripped_cpu is None:
+            tripped_cpu = used
+        swallowed = tripped_cpu is not None and used - tripped_cpu > 0.3
+        busy = used - since_cpu > limits.call
+        blocked = now - idle_since > limits.blocked
+        if not (swallowed or busy or blocked):
             continue
         locals_ = call.f_locals
         host, method, args = locals_.get("host"), locals_.get("method"), locals_.get("args", ())
         line = protocol_line(sys._current_frames().get(main))
-        info = {"kind": "swallowed" if swallowed else "slow", "node": getattr(host, "name", "?"),
+        kind = "swallowed" if swallowed else "busy" if busy else "blocked"
+        info = {"kind": kind, "node": getattr(host, "name", "?"),
                 "class": type(getattr(host, "node", None)).__name__, "method": method,
                 "args": tuple(_short(a) for a in args), "line": line, "time": run.engine.now,
-                "budget": run.tripped[0] if run.tripped else None, "seconds": limits.call, "call": run.calls}
+                "budget": run.tripped[0] if run.tripped else None,
+                "seconds": limits.call if kind == "busy" else limits.blocked, "call": run.calls}
         try:
             if channel.on_stuck is not None:
                 channel.on_stuck(info, run)
@@ -268,7 +293,7 @@ def in_child(target: Callable[[Channel], Any], *, limits: Limits = Limits(),
     Messages the child sends other than its last are handed to ``on_message``; ``meanwhile()`` runs
     in this process once the child has started (work that can overlap the child's)."""
     read, write = os.pipe()
-    counter = mmap.mmap(-1, 8)
+    counter = mmap.mmap(-1, 16)  # runs started, then the watchdog's heartbeat
     with warnings.catch_warnings():
         # Python 3.12+ warns that forking a process with threads (a kernel has a few) may deadlock the
         # child if it takes a lock another thread held. The child takes none of theirs: it replaces the
@@ -307,8 +332,21 @@ def _kill(pid: int) -> None:
         pass
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time a process has used (Linux: /proc; None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _wait(pid: int, fd: int, counter: mmap.mmap, limits: Limits, on_message: Callable | None) -> Ended:
     started = last = time.monotonic()
+    # The child's watchdog beats every 0.05 s unless one line of C holds the interpreter (its lock)
+    # without end: then the child uses CPU and the beat stops. CPU time, not the clock, decides.
+    beat, beat_cpu = -1, 0.0
     buffer = b""
     final: tuple | None = None
     try:
@@ -332,6 +370,17 @@ def _wait(pid: int, fd: int, counter: mmap.mmap, limits: Limits, on_message: Cal
                         break
                     if on_message is not None:
                         on_message(message)
+            if final is None:
+                current = struct.unpack_from("!Q", counter, 8)[0]
+                used = _cpu_seconds(pid)
+                if current != beat or used is None:
+                    beat, beat_cpu = current, used or 0.0
+                elif used - beat_cpu > limits.call + 0.5:
+                    runs = struct.unpack_from("!Q", counter)[0]
+                    _kill(pid)
+                    return Ended("killed", detail=f"one line of your code computed for more than {limits.call:g} s "
+                                 "of CPU time without returning, holding the interpreter (a huge range summed, a "
+                                 "regular expression that backtracks, a number with millions of digits?)", runs=runs)
             if final is None and (now - last > limits.quiet or now - started > limits.total):
                 runs = struct.unpack_from("!Q", counter)[0]
                 _kill(pid)

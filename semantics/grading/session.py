@@ -189,10 +189,14 @@ def _stuck(ex: Exercise, classes: dict[str, type[Node]], ended: Ended) -> Outcom
         what = (f"{call} exceeded its {budget}{where} and kept running: your code caught the exception that "
                 "stops it (a bare `except:`, or `except BaseException:`) and went on looping. Catch only the "
                 "exceptions you expect (except KeyError:), never everything")
+    elif info["kind"] == "busy":
+        what = (f"{call} computed for {info['seconds']:g} s of CPU time without returning{where}: one line "
+                "that never ends (a huge range, a regular expression that backtracks, a number with millions "
+                "of digits?). A handler must return at once: use set_timer for anything that should happen later")
     else:
-        what = (f"{call} did not return within {info['seconds']:g} s of real time{where}: it waits or sleeps "
-                "(time.sleep, input(), a lock, a socket?), or one line computes for a very long time. A handler "
-                "must return at once: use set_timer for anything that should happen later")
+        what = (f"{call} waited {info['seconds']:g} s without returning and without computing{where}: it sleeps "
+                "or waits (time.sleep, input(), a lock, a socket, a thread's join?). A handler must return at "
+                "once: use set_timer for anything that should happen later")
     report = None
     if scenario is not None:  # the same run again, traced, up to the same call
         def target(channel: Channel) -> Report | None:
@@ -203,7 +207,7 @@ def _stuck(ex: Exercise, classes: dict[str, type[Node]], ended: Ended) -> Outcom
             channel.on_stuck = partial
             return plain_report(runner.run(scenario, trace=True).report)
 
-        again = in_child(target, limits=Limits(call=min(info["seconds"], 1.0)))
+        again = in_child(target, limits=Limits(call=min(info["seconds"], 1.0), blocked=min(info["seconds"], 1.0)))
         report = again.value if again.how == "returned" else again.stuck.get("report")
     return _rules_outcome(ex, scenario, report, what, ended)
 
@@ -230,7 +234,8 @@ def _died(ex: Exercise, classes: dict[str, type[Node]], ended: Ended) -> Outcome
 
     scenario, report = None, None
     if ended.runs:
-        in_child(target, on_message=collect, limits=Limits(quiet=10.0, total=60.0))
+        # the same run again (grading is deterministic) to find it: a stuck line is known to be stuck now
+        in_child(target, on_message=collect, limits=Limits(call=0.5, blocked=0.5, quiet=10.0, total=60.0))
         if found:
             scenario = found[0]
             report = _partial_report(scenario, events)
@@ -310,8 +315,8 @@ def _rules_outcome(ex: Exercise, scenario: Scenario | None, report: Report | Non
     seen = (*causes(report), RUNAWAY) if report is not None else (RUNAWAY,)
     return Outcome("failed", finding, scenario, scenario, report, None, "isolation", reproduced=report is not None,
                    causes=seen, output=ended.output, printed=ended.printed,
-                   notes=("the verdict comes from the guard on the process that ran your code (real time, or the "
-                          "process's end), not from the counted budgets",))
+                   notes=("the verdict comes from the guard on the process that ran your code (a call that computes "
+                          "or waits without end, or the process's end), not from the counted budgets",))
 
 
 # -- the verdict -------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ and an atomic block it interrupted never commits, whatever the protocol's code c
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Hashable, Iterator, MutableMapping
 from types import MappingProxyType
 from typing import Any
@@ -87,7 +89,8 @@ def freeze(value: Any) -> Any:
 # -- durable values: plain data, copied on the way in and on the way out ---------------------------
 
 _ATOMS = frozenset({type(None), bool, int, float, complex, str, bytes, Payload})
-STORABLE = "None, bool, int, float, str, bytes, tuple, list, dict, set, frozenset or a message body (Payload)"
+STORABLE = ("None, bool, int, float, str, bytes, tuple, list, dict, set, frozenset, a message body (Payload), "
+            "or a record of them (a NamedTuple, a frozen dataclass)")
 
 
 class _Box:
@@ -103,8 +106,8 @@ class _Box:
 class _NotPlain(Exception):
     """Raised inside _store_copy; ``path`` says where the offending value sits."""
 
-    def __init__(self, value: Any, path: str = "", key: bool = False) -> None:
-        self.value, self.path, self.key = value, path, key
+    def __init__(self, value: Any, path: str = "", key: bool = False, record: bool = False) -> None:
+        self.value, self.path, self.key, self.record = value, path, key, record
 
 
 def _copy_in(value: Any) -> tuple[Any, bool]:
@@ -159,6 +162,29 @@ def _copy_in(value: Any) -> tuple[Any, bool]:
         return bytearray(value), True
     if isinstance(value, MappingProxyType):  # a message body's dict content
         return _copy_in(dict(value))
+    if isinstance(value, tuple) and hasattr(kind, "_fields"):  # a NamedTuple: a tuple whose items have names
+        items = []
+        mutable = False
+        for name, item in zip(kind._fields, value):
+            try:
+                copy, inner = _copy_in(item)
+            except _NotPlain as e:
+                e.path = f".{name}" + e.path
+                raise
+            items.append(copy)
+            mutable = mutable or inner
+        if not mutable and all(a is b for a, b in zip(items, value)):
+            return value, False
+        return kind(*items), mutable
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and kind.__dataclass_params__.frozen:
+        for f in dataclasses.fields(value):  # a frozen record: kept as it is if its fields are immutable data
+            try:
+                if _copy_in(getattr(value, f.name))[1]:
+                    raise _NotPlain(getattr(value, f.name), record=True)
+            except _NotPlain as e:
+                e.path = f".{f.name}" + e.path
+                raise
+        return value, False
     raise _NotPlain(value)
 
 
@@ -174,8 +200,9 @@ def _store_copy(value: Any, where: str) -> tuple[Any, bool]:
     try:
         return _copy_in(value)
     except _NotPlain as e:
-        if e.key:
-            raise TypeError(f"{where}{e.path}: a key (or a set element) must be immutable plain data (str, int, "
+        if e.key or e.record:
+            what = "a frozen dataclass's field" if e.record else "a key (or a set element)"
+            raise TypeError(f"{where}{e.path}: {what} must be immutable plain data (str, int, "
                             f"tuple, frozenset...), got {type(e.value).__name__} {_short(e.value)}") from None
         raise TypeError(f"{where}{e.path}: only plain data can be stored in self.durable ({STORABLE}, nested), "
                         f"got {type(e.value).__name__} {_short(e.value)}. A durable store keeps data, not "
@@ -218,6 +245,8 @@ def _copy(value: Any) -> Any:
         return value
     if kind is bytearray:
         return bytearray(value)
+    if isinstance(value, tuple) and hasattr(kind, "_fields"):  # a NamedTuple holding a list, a dict...
+        return kind(*(_copy(v) for v in value))
     return value
 
 
