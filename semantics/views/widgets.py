@@ -480,9 +480,10 @@ class KeptDiagram:
         return fig
 
     def dynamic(self) -> list[Any]:
-        """The artists a new run replaces (drawn over the kept frame)."""
+        """The artists a new run replaces, drawn over the kept frame; the time axis among them, so
+        that runs of every length share the frame of their figure's height."""
         ax = self.figure.axes[0]
-        return [*diagram_of(ax).artists, ax.title, self.footer]
+        return [*diagram_of(ax).artists, ax.yaxis, ax.title, self.footer]
 
     def stamps(self) -> list[tuple[Any, Any]]:
         """The legend, pasted from its pixels for the same symbols."""
