@@ -229,6 +229,25 @@ def echo_text(values: Mapping[str, Any], skip: Mapping[str, str] = {}) -> str:
     return "ran with: " + ", ".join(parts)
 
 
+class Memo:
+    """The last ``size`` results of a pure, seeded call, by its arguments: a slider moved back to a
+    value it had a moment ago shows its numbers without running the simulation again."""
+
+    def __init__(self, call: Callable[..., Any], size: int = 32) -> None:
+        from collections import OrderedDict
+        self.call, self.size, self.results = call, size, OrderedDict()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        key = (args, tuple(sorted(kwargs.items())))
+        if key in self.results:
+            self.results.move_to_end(key)
+            return self.results[key]
+        result = self.results[key] = self.call(*args, **kwargs)
+        while len(self.results) > self.size:
+            self.results.popitem(last=False)
+        return result
+
+
 class _Panel(w.VBox):
     """Controls, the reasons some do not apply, the figure, the echo, the numbers and (collapsed)
     details; ``refresh`` recomputes everything from the controls."""
@@ -339,13 +358,14 @@ class OutcomePanel(_Panel):
             "seed": _seed(check_int("seed", seed, high=1_000_000)),
         }
         self.reports: dict[str, Report] = {}
+        self._compare = Memo(compare)
         super().__init__(controls)
 
     def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
         return {} if _random(values) else {"seed": _DETERMINISTIC}
 
     def compute(self, values: dict[str, Any]) -> Figure:
-        reports = compare(**values)
+        reports = self._compare(**values)
         self.reports = reports
         self.text = compare_text(reports)
         self.stats = compare_times(reports) + "\n" + closed_form_text(**values)
@@ -474,6 +494,9 @@ class KeptDiagram:
         end, start = ax.get_ylim()
         end = 5 * -(-(end - 0.8) // 5) + 0.8
         ax.set_ylim(end, start)
+        # the axis label at a fixed place left of the tick labels: the time axis is redrawn with every
+        # run, and placing its label by measuring the tick labels would cost more than drawing them
+        ax.yaxis.set_label_coords(-0.47 / (ax.get_position().width * self.width), 0.5)
         for artist in diagram_of(ax).artists:
             if artist.get_gid() == "lane":
                 artist.set_ydata([start, end])  # the lanes run to the bottom of the frame
@@ -537,6 +560,8 @@ class DiagramPanel(_Panel):
         controls["seed"] = _seed(check_int("seed", seed, high=1_000_000))
         self.report: Report | None = None
         self.kept = KeptDiagram(2)
+        self._stats = Memo(lambda semantic, **settings: diagram_stats(semantic, **settings) + "\n"
+                           + closed_form_text((semantic,), **settings))
         super().__init__(controls)
 
     def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
@@ -553,7 +578,7 @@ class DiagramPanel(_Panel):
         self.report = report
         self.text = diagram_text(report, semantic)
         settings = {k: v for k, v in values.items() if k != "n_messages"}
-        self.stats = diagram_stats(semantic, **settings) + "\n" + closed_form_text((semantic,), **settings)
+        self.stats = self._stats(semantic, **settings)  # (the same for every number of messages drawn)
         n = report.n_messages
         # three sizes, so that a few more or fewer messages keep the figure (and its frame) as it was
         plot = 3.5 if n <= 3 else 5.0 if n <= 6 else 7.0
@@ -837,7 +862,7 @@ class LeasePanel(_Panel):
         self.report: Report | None = None
         self.result: LeaseStats | None = None
         self.kept = KeptDiagram(4)
-        self._stats: dict[tuple, LeaseStats] = {}
+        self._stats = Memo(lease_stats)
         super().__init__(controls)
 
     def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
@@ -850,13 +875,9 @@ class LeasePanel(_Panel):
                            fencing=values["fencing"])
         self.report = report
         self.text = lease_text(report)
-        key = (values["lease"], values["mean_work"], values["fencing"], values["seed"])
-        if key not in self._stats:  # c1's and c2's work times change the drawn message only
-            if len(self._stats) > 64:
-                self._stats.clear()
-            self._stats[key] = lease_stats(lease=values["lease"], mean_work=values["mean_work"],
-                                           fencing=values["fencing"], seed=values["seed"])
-        self.result = self._stats[key]
+        # (c1's and c2's work times change the drawn message only)
+        self.result = self._stats(lease=values["lease"], mean_work=values["mean_work"], fencing=values["fencing"],
+                                  seed=values["seed"])
         self.stats = self.result.text()
         holders = len(lease_holds(report))
         refused = sum(e.kind == "note" and e.node == "store" for e in report.trace)
