@@ -358,14 +358,14 @@ class OutcomePanel(_Panel):
             "seed": _seed(check_int("seed", seed, high=1_000_000)),
         }
         self.reports: dict[str, Report] = {}
-        self._compare = Memo(compare)
+        self._runs = Memo(compare)
         super().__init__(controls)
 
     def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
         return {} if _random(values) else {"seed": _DETERMINISTIC}
 
     def compute(self, values: dict[str, Any]) -> Figure:
-        reports = self._compare(**values)
+        reports = self._runs(**values)
         self.reports = reports
         self.text = compare_text(reports)
         self.stats = compare_times(reports) + "\n" + closed_form_text(**values)
@@ -560,7 +560,7 @@ class DiagramPanel(_Panel):
         controls["seed"] = _seed(check_int("seed", seed, high=1_000_000))
         self.report: Report | None = None
         self.kept = KeptDiagram(2)
-        self._stats = Memo(lambda semantic, **settings: diagram_stats(semantic, **settings) + "\n"
+        self._many_runs = Memo(lambda semantic, **settings: diagram_stats(semantic, **settings) + "\n"
                            + closed_form_text((semantic,), **settings))
         super().__init__(controls)
 
@@ -578,7 +578,7 @@ class DiagramPanel(_Panel):
         self.report = report
         self.text = diagram_text(report, semantic)
         settings = {k: v for k, v in values.items() if k != "n_messages"}
-        self.stats = self._stats(semantic, **settings)  # (the same for every number of messages drawn)
+        self.stats = self._many_runs(semantic, **settings)  # (the same for every number of messages drawn)
         n = report.n_messages
         # three sizes, so that a few more or fewer messages keep the figure (and its frame) as it was
         plot = 3.5 if n <= 3 else 5.0 if n <= 6 else 7.0
@@ -862,7 +862,7 @@ class LeasePanel(_Panel):
         self.report: Report | None = None
         self.result: LeaseStats | None = None
         self.kept = KeptDiagram(4)
-        self._stats = Memo(lease_stats)
+        self._many_runs = Memo(lease_stats)
         super().__init__(controls)
 
     def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
@@ -876,7 +876,7 @@ class LeasePanel(_Panel):
         self.report = report
         self.text = lease_text(report)
         # (c1's and c2's work times change the drawn message only)
-        self.result = self._stats(lease=values["lease"], mean_work=values["mean_work"], fencing=values["fencing"],
+        self.result = self._many_runs(lease=values["lease"], mean_work=values["mean_work"], fencing=values["fencing"],
                                   seed=values["seed"])
         self.stats = self.result.text()
         holders = len(lease_holds(report))
