@@ -563,6 +563,17 @@ class DiagramPanel(_Panel):
         self._many_runs = Memo(lambda semantic, **settings: diagram_stats(semantic, **settings) + "\n"
                            + closed_form_text((semantic,), **settings))
         super().__init__(controls)
+        self._prepare_guarantees()
+
+    def _prepare_guarantees(self) -> None:
+        """Draw the other guarantees' runs once now (their rates, their words, their legends), so that
+        the learner's first click on one draws only what a run changes."""
+        values = self.values
+        for semantic in SEMANTICS:
+            if semantic != values["semantic"]:
+                fig = self.compute({**values, "semantic": semantic})
+                self._blitter.png(fig, self.dynamic(fig), self.stamps(fig))
+        self.compute(values)  # the run shown, again (its image is the one on screen)
 
     def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
         semantic = values["semantic"]
