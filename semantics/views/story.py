@@ -102,15 +102,14 @@ def story(trace: Sequence[Event]) -> list[Annotation]:
             m = trace[i]
             if m.kind == "send":
                 if m.message == "data" and "network duplicate" not in m.text:
-                    # A retry sends again what was sent before: the same id, or, on a timeout of the
-                    # same logical message, a new id (a sender that renames its retries). A message
+                    # A retry sends again what was sent before: the same id, or, on a timeout, the
+                    # same logical message under a new id (a sender that renames its retries). A message
                     # sent again after giving up (a user who presses "pay" once more), or a copy
                     # forwarded under an id not forwarded before, is no retry.
                     by_id[(m.node, m.peer, m.msg_id)] += 1
                     logical = m.logical if m.logical is not None else m.msg_id
                     attempts[(m.node, m.peer, logical)] += 1
-                    renamed = (e.kind == "timer" and m.msg_id != e.msg_id and not gave_up
-                               and e.logical is not None and e.logical == m.logical)
+                    renamed = e.kind == "timer" and m.msg_id != e.msg_id and not gave_up
                     count = attempts[(m.node, m.peer, logical)] if renamed else by_id[(m.node, m.peer, m.msg_id)]
                     if count > 1:
                         resent = True
