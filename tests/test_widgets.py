@@ -366,7 +366,7 @@ def test_one_leased_message_has_two_holders_exactly_when_the_work_outlasts_the_l
     # c1 works 10, c2 works 1: a second holder below 10 + 4 (the work and four hops), both at work at
     # once below 10; c1's write refused below 10 - 1 (fencing), below 10 (the token shown at the start);
     # without fencing, every holder's write lands
-    for fencing, refused_below in [("no fencing", 0.0), ("fencing", 9.0), ("token shown at start", 10.0)]:
+    for fencing, refused_below in [("no fencing", 0.0), ("fencing", 9.0), ("token at start", 10.0)]:
         report = widgets.lease_run(lease=lease, c1_work=10.0, c2_work=1.0, fencing=fencing)
         holders, refused = holders_and_refusals(report)
         assert holders == len(widgets.lease_holds(report)) == (2 if lease < 14.0 else 1), (lease, fencing)

@@ -24,6 +24,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..facade import simulate
 from ..sim.analysis import KEYS, expected
@@ -469,7 +470,7 @@ class KeptDiagram:
         if fig is None or tuple(fig.get_size_inches()) != (self.width, height):
             if fig is None:
                 fig = self.figure = new_figure((self.width, height))
-                fig.add_subplot()
+                fig.add_subplot().yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # whole time units
             fig.set_size_inches(self.width, height)
             fig.subplots_adjust(left=0.6 / self.width, right=1 - 0.1 / self.width, top=1 - 0.8 / height,
                                 bottom=self.bottom / height)
@@ -496,7 +497,7 @@ class KeptDiagram:
         ax.set_ylim(end, start)
         # the axis label at a fixed place left of the tick labels: the time axis is redrawn with every
         # run, and placing its label by measuring the tick labels would cost more than drawing them
-        ax.yaxis.set_label_coords(-0.47 / (ax.get_position().width * self.width), 0.5)
+        ax.yaxis.set_label_coords(-0.42 / (ax.get_position().width * self.width), 0.5)
         for artist in diagram_of(ax).artists:
             if artist.get_gid() == "lane":
                 artist.set_ydata([start, end])  # the lanes run to the bottom of the frame
@@ -711,7 +712,7 @@ class CrashPointPanel(_Panel):
 # -- leases and fencing (lesson 05) -------------------------------------------------------------------
 
 FENCING = {"no fencing": dict(fenced=False), "fencing": dict(fenced=True),
-           "token shown at start": dict(fenced=True, register=True)}
+           "token at start": dict(fenced=True, register=True)}
 _LEASE_HOPS = 4.0  # lease granted -> consumer -> store -> consumer -> ack at the broker: four hops of 1
 
 
@@ -859,7 +860,7 @@ class LeasePanel(_Panel):
             raise ValueError(f"fencing must be one of {', '.join(map(repr, FENCING))}; got {fencing!r}")
         controls = {
             "fencing": w.ToggleButtons(options=list(FENCING), value=fencing, description="store",
-                                       style={"description_width": "7.5em", "button_width": "11em"}),
+                                       style={"description_width": "7.5em", "button_width": "9em"}),
             "lease": _slider("lease", check_number("lease", lease, low=4.5, high=20.0), 4.5, 20.0, 0.5,
                              continuous=False, fmt=".1f"),
             "c1_work": _slider("c1 works", check_number("c1_work", c1_work, low=0.5, high=20.0), 0.5, 20.0, 0.5,
