@@ -155,12 +155,12 @@ def static_widget(output: nbformat.NotebookNode, state: dict) -> nbformat.Notebo
         model = data[WIDGET_VIEW].get("model_id", "")
         rendered = ('<div class="course-static-widget" style="border-left:3px solid #999;padding:0.3em 0.8em">'
                     '<p><em>An interactive panel, shown at its defaults: run this notebook in JupyterLab to move '
-                    'its controls.</em></p>' + _render(model, state, set()) + "</div>")
+                    'its controls.</em></p>' + _render(model, state, set(), model) + "</div>")
     return nbformat.v4.new_output("display_data", data={"text/html": rendered,
                                                         "text/plain": data.get("text/plain", "")})
 
 
-def _render(model_id: str, state: dict, seen: set[str]) -> str:
+def _render(model_id: str, state: dict, seen: set[str], panel: str = "") -> str:
     if model_id in seen or model_id not in state:
         return ""
     seen.add(model_id)
@@ -176,7 +176,7 @@ def _render(model_id: str, state: dict, seen: set[str]) -> str:
         png = buffers.get(("value",)) or values.get("value", "")
         if not png:
             return ""
-        return (f'<p><img src="data:image/png;base64,{png}" alt="{html.escape(_image_alt(state, seen))}" '
+        return (f'<p><img src="data:image/png;base64,{png}" alt="{html.escape(_image_alt(state, panel))}" '
                 f'style="max-width:100%"></p>')
     if name.endswith("SliderModel") or name in ("BoundedIntTextModel", "BoundedFloatTextModel", "IntTextModel",
                                                  "FloatTextModel", "CheckboxModel", "ToggleButtonModel"):
@@ -186,16 +186,29 @@ def _render(model_id: str, state: dict, seen: set[str]) -> str:
         items = "".join(f"<li>{html.escape(str(o))}</li>" for o in options)
         return f"<p>{label}</p><ul>{items}</ul>"
     children = values.get("children", [])
-    inner = "".join(_render(c.removeprefix("IPY_MODEL_"), state, seen) for c in children)
+    inner = "".join(_render(c.removeprefix("IPY_MODEL_"), state, seen, panel) for c in children)
     return f"<div>{inner}</div>" if inner else ""
 
 
-def _image_alt(state: dict, seen: set[str]) -> str:
-    """A panel figure's alt text: the panel's own numbers (its HTML summary), which the figure draws."""
-    texts = [html.unescape(_strip_tags(state[m]["state"].get("value", ""))) for m in seen
+def _image_alt(state: dict, panel: str) -> str:
+    """A panel figure's alt text: the panel's own numbers (its HTML texts, before or after the figure),
+    which the figure draws."""
+    texts = [html.unescape(_strip_tags(state[m]["state"].get("value", ""))) for m in _descendants(panel, state)
              if state.get(m, {}).get("model_name") == "HTMLModel"]
     summary = " ".join(" ".join(texts).split())
     return "Figure of the panel at its defaults" + (f": {summary[:600]}" if summary else "")
+
+
+def _descendants(model_id: str, state: dict) -> list[str]:
+    """The models a widget shows, itself first, in the order it shows them."""
+    found, todo = [], [model_id]
+    while todo:
+        current = todo.pop(0)
+        if current in found or current not in state:
+            continue
+        found.append(current)
+        todo += [c.removeprefix("IPY_MODEL_") for c in state[current].get("state", {}).get("children", [])]
+    return found
 
 
 def _strip_tags(text: str) -> str:

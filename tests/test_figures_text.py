@@ -55,7 +55,7 @@ def test_the_lessons_are_found():
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_every_figure_a_lesson_draws_is_readable(lesson):
     figures = lesson_figures(lesson)
-    assert any(isinstance(fig, Picture) for _, fig in figures), f"{lesson.name} draws no figure with the course's library"
+    assert any(isinstance(fig, Picture) for _, fig in figures), f"{lesson.name} draws no figure with the library"
     for where, fig in figures:
         width = fig.get_figwidth() * fig.dpi
         assert width <= COLUMN_PX, f"{where}: {width:.0f} px wide, shown scaled down to {COLUMN_PX} px: blurred text"

@@ -540,7 +540,8 @@ def test_a_partition_of_one_link_is_shaded_between_its_two_lanes_only():
     assert (band.get_x(), band.get_x() + band.get_width()) == (x["receiver"], x["service"])
     assert (band.get_y(), band.get_height()) == (1.5, 12.0)
     # a link between lanes that are not drawn shades nothing
-    fig = plots.sequence_diagram(report, nodes=["sender", "receiver"], partitions=((1.5, 13.5, ("receiver", "service")),))
+    fig = plots.sequence_diagram(report, nodes=["sender", "receiver"],
+                                 partitions=((1.5, 13.5, ("receiver", "service")),))
     assert not [p for p in fig.axes[0].patches if p.get_gid() == "outage"]
     with pytest.raises(TypeError, match=r"partitions\[0\]: the third item names the link"):
         plots.sequence_diagram(report, partitions=((1.5, 13.5, "service"),))

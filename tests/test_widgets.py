@@ -388,8 +388,8 @@ def test_lease_text_says_who_held_the_message_when():
         "effects 1; two holders working at once: t=10 to 11"]
     # leases that go round: a third one to c1 while it still works on the first; every overlap is said
     text = widgets.lease_text(widgets.lease_run(lease=4.5, c1_work=10.0, c2_work=1.0))
-    assert text.splitlines()[-1] == ("effects 3; two holders working at once: t=6.5 to 7.5; t=11 to 12; t=15.5 to 16.5; "
-                                     "t=20 to 21")
+    assert text.splitlines()[-1] == ("effects 3; two holders working at once: t=6.5 to 7.5; t=11 to 12; "
+                                     "t=15.5 to 16.5; t=20 to 21")
 
 
 def test_lease_stats_agree_with_the_closed_form_of_a_second_lease():
@@ -436,4 +436,5 @@ def test_the_views_are_exported_lazily_from_semantics():
     assert semantics.sequence_diagrams is plots.sequence_diagrams and semantics.step_through is stepper.step_through
     assert semantics.LeasePanel is widgets.LeasePanel and semantics.CrashPointPanel is widgets.CrashPointPanel
     code = "import sys, semantics; print('matplotlib' in sys.modules, 'ipywidgets' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split() == ["False", "False"]
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()
+    assert loaded == ["False", "False"]

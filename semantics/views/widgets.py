@@ -10,6 +10,13 @@ the parameters line, ``.numbers`` every number shown (what changes when a contro
 Every control changes the figure or the numbers, or is disabled with its reason (``.reasons``):
 at-most-once sends once and waits for no ack, so ack loss, retries and timeouts do not apply to
 it; the swept parameter is on the x axis; a seed means nothing where nothing is random.
+
+The panels: ``OutcomePanel`` (the three guarantees under the same faults), ``SweepPanel`` (rates
+against loss, ack loss or retries, with the closed forms), ``DiagramPanel`` (one short run of one
+guarantee, and the rates of many), ``CrashPointPanel`` (a receiver crashed at one crash point,
+lesson 03), ``LeasePanel`` (a lease against the work it covers, and what fencing refuses, lesson 05).
+A panel keeps its last results (``Memo``) and redraws only what a run changes over a kept frame
+(``KeptDiagram``, ``render.Blitter``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import html
 import math
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -235,8 +243,8 @@ class Memo:
     value it had a moment ago shows its numbers without running the simulation again."""
 
     def __init__(self, call: Callable[..., Any], size: int = 32) -> None:
-        from collections import OrderedDict
-        self.call, self.size, self.results = call, size, OrderedDict()
+        self.call, self.size = call, size
+        self.results: OrderedDict[tuple, Any] = OrderedDict()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         key = (args, tuple(sorted(kwargs.items())))
@@ -449,9 +457,9 @@ class KeptDiagram:
     """The one figure a diagram panel draws run after run: the diagram of the latest run over a kept
     frame, the legend of the symbols that run uses, and a footer of text under it.
 
-    Runs of similar length share a frame (and so its kept pixels: a redraw paints only the
-    diagram): the plot takes one of a few heights, and the time axis ends at the next multiple of
-    5 time units.
+    The plot takes one of a few heights, and the runs drawn at one height share a frame (and so its
+    kept pixels: a redraw paints the diagram and its time axis only); the time axis ends at the next
+    multiple of 5 time units.
     """
 
     def __init__(self, n_lanes: int, footer_lines: int = 3) -> None:
@@ -470,7 +478,8 @@ class KeptDiagram:
         if fig is None or tuple(fig.get_size_inches()) != (self.width, height):
             if fig is None:
                 fig = self.figure = new_figure((self.width, height))
-                fig.add_subplot().yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # whole time units
+                time_axis = fig.add_subplot().yaxis
+                time_axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # whole time units
             fig.set_size_inches(self.width, height)
             fig.subplots_adjust(left=0.6 / self.width, right=1 - 0.1 / self.width, top=1 - 0.8 / height,
                                 bottom=self.bottom / height)
@@ -792,9 +801,11 @@ def lease_text(report: Report) -> str:
     for hold in holds:
         end = f"expired at t={expired[str(hold.token)]:g}" if str(hold.token) in expired else "not expired"
         work = f"works until t={hold.done:g}" if hold.done is not None else "never finishes"
-        lines.append(f"lease {hold.token}: {hold.holder} holds the message from t={hold.start:g} and {work}; lease {end}")
+        lines.append(f"lease {hold.token}: {hold.holder} holds the message from t={hold.start:g} and {work}; "
+                     f"lease {end}")
     for i, e in enumerate(trace):
-        if e.kind == "receive" and e.node == "store" and e.message == "data" and not getattr(e.msg_id, "register", False):
+        writes = e.kind == "receive" and e.node == "store" and e.message == "data"
+        if writes and not getattr(e.msg_id, "register", False):  # (a registration writes nothing)
             after = trace[i + 1] if i + 1 < len(trace) else None
             verdict = ("applied" if after is not None and after.kind == "effect" and after.node == "store"
                        else f"refused ({after.text})" if after is not None and after.kind == "note" else "not answered")
