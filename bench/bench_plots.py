@@ -1,8 +1,9 @@
 """Time from a control change to the new image, for every control of every widget panel at its
-default sizes (recompute, draw and PNG encoding included: what the kernel does before the image
-leaves), against the target of issue 15 (median at most 30 ms); the trace stepper's next/previous;
-the browser's key press to changed figure, per control, as the browser test measured it (its
-report file); and the sweep's compute time and the vectorised path's throughput.
+default sizes, and of every panel and trace stepper the lessons show, built as the lessons build
+them (recompute, draw and PNG encoding included: what the kernel does before the image leaves),
+against the target of issue 15 (median at most 30 ms); the browser's key press to changed figure,
+per control, as the browser test measured it (its report file); and the sweep's compute time and
+the vectorised path's throughput.
 
 Each control moves as a learner moves it: one step at a time, up and back down (a toggle goes round
 its options, a seed counts up). Times are medians; wall-clock is what a learner waits, CPU time
@@ -25,7 +26,9 @@ BROWSER_TARGET_MS = 80.0
 SWEEP_TARGET_MS = 50.0
 THROUGHPUT_TARGET = 10e6  # messages per second
 MOVES = 12
-BROWSER_REPORT = Path(__file__).resolve().parents[1] / "test-artifacts" / "browser-latency.json"
+ROOT = Path(__file__).resolve().parents[1]
+BROWSER_REPORT = ROOT / "test-artifacts" / "browser-latency.json"
+LESSONS = sorted(p for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb") if "-lab-" not in p.name)
 
 
 def _timed(fn) -> tuple[float, float]:
@@ -95,6 +98,43 @@ def stepper_latency() -> tuple[float, float, int]:
     return wall, cpu, len(recording.steps)
 
 
+def lesson_views() -> list[tuple[str, Any]]:
+    """(lesson, panel or stepper) for every panel and stepper the lessons show, built by running each
+    lesson's code cells in this process (as the tests do: tests/figure_checks.run_lesson)."""
+    import sys
+    from semantics.views import stepper, widgets
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from figure_checks import run_lesson
+
+    found = []
+    for path in LESSONS:
+        for where, obj in run_lesson(path):
+            if isinstance(obj, (widgets._Panel, stepper.StepperView)):
+                found.append((where.split(" (")[0].replace(path.stem, path.stem[:2]), obj))
+    return found
+
+
+def lesson_latencies() -> list[tuple[str, str, str, tuple[float, float] | None]]:
+    """(where, view kind, control, median (wall, CPU) ms or None when disabled) for every control of
+    every panel and stepper of every lesson, each moved from the state the lesson left it in."""
+    from semantics.views import stepper
+
+    rows = []
+    for where, view in lesson_views():
+        kind = type(view).__name__
+        if isinstance(view, stepper.StepperView):
+            start = view.slider.value  # six steps on from the lesson's step, and six back
+            for name, move in (("next", view.next), ("previous", view.previous)):
+                rows.append((where, kind, name, _median([_timed(move) for _ in range(6)])))
+            view.slider.value = start
+            rows.append((where, kind, "step", control_latency(view, "step")))
+            continue
+        for name in view.controls:
+            rows.append((where, kind, name, control_latency(view, name)))
+    return rows
+
+
 def browser_latencies() -> dict | None:
     if not BROWSER_REPORT.exists():
         return None
@@ -121,6 +161,18 @@ def main() -> None:
     wall, cpu, steps = stepper_latency()
     print(f"   stepper: next / previous step ({steps} steps), median {wall:.1f} ms wall "
           f"({PANEL_TARGET_MS / wall:.2f}x), {cpu:.1f} ms CPU")
+
+    print(f"   server: every panel and stepper of the lessons, as the lessons build them, median of {MOVES} moves")
+    slowest = 0.0
+    for where, kind, name, measured in lesson_latencies():
+        if measured is None:
+            print(f"     {where:<12} {kind:<16} {name:<12}     disabled in the lesson's state")
+            continue
+        wall, cpu = measured
+        slowest = max(slowest, wall)
+        print(f"     {where:<12} {kind:<16} {name:<12} {wall:6.1f} ms wall ({PANEL_TARGET_MS / wall:4.2f}x)  "
+              f"{cpu:6.1f} ms CPU")
+    print(f"     slowest control median: {slowest:.1f} ms ({PANEL_TARGET_MS / slowest:.2f}x the target)")
 
     report = browser_latencies()
     if report is None:

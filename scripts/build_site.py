@@ -155,25 +155,12 @@ def static_widget(output: nbformat.NotebookNode, state: dict) -> nbformat.Notebo
         model = data[WIDGET_VIEW].get("model_id", "")
         rendered = ('<div class="course-static-widget" style="border-left:3px solid #999;padding:0.3em 0.8em">'
                     '<p><em>An interactive panel, shown at its defaults: run this notebook in JupyterLab to move '
-                    'its controls.</em></p>' + _render(model, state, set(), _descendants(model, state)) + "</div>")
+                    'its controls.</em></p>' + _render(model, state, set(), model) + "</div>")
     return nbformat.v4.new_output("display_data", data={"text/html": rendered,
                                                         "text/plain": data.get("text/plain", "")})
 
 
-def _descendants(model_id: str, state: dict) -> list[str]:
-    """Every widget model a panel is made of (its children, theirs...), in the order the panel shows them."""
-    found: list[str] = []
-    todo = [model_id]
-    while todo:
-        m = todo.pop(0)
-        if m in found or m not in state:
-            continue
-        found.append(m)
-        todo[:0] = [c.removeprefix("IPY_MODEL_") for c in state[m].get("state", {}).get("children", [])]
-    return found
-
-
-def _render(model_id: str, state: dict, seen: set[str], panel: list[str]) -> str:
+def _render(model_id: str, state: dict, seen: set[str], panel: str = "") -> str:
     if model_id in seen or model_id not in state:
         return ""
     seen.add(model_id)
@@ -203,13 +190,25 @@ def _render(model_id: str, state: dict, seen: set[str], panel: list[str]) -> str
     return f"<div>{inner}</div>" if inner else ""
 
 
-def _image_alt(state: dict, panel: list[str]) -> str:
-    """A panel figure's alt text: the panel's own numbers (its HTML summary, wherever it stands in the
-    panel: the figure comes first), which the figure draws."""
-    texts = [html.unescape(_strip_tags(state[m]["state"].get("value", ""))) for m in panel
+def _image_alt(state: dict, panel: str) -> str:
+    """A panel figure's alt text: the panel's own numbers (its HTML texts, before or after the figure),
+    which the figure draws."""
+    texts = [html.unescape(_strip_tags(state[m]["state"].get("value", ""))) for m in _descendants(panel, state)
              if state.get(m, {}).get("model_name") == "HTMLModel"]
     summary = " ".join(" ".join(texts).split())
     return "Figure of the panel at its defaults" + (f": {summary[:600]}" if summary else "")
+
+
+def _descendants(model_id: str, state: dict) -> list[str]:
+    """The models a widget shows, itself first, in the order it shows them."""
+    found, todo = [], [model_id]
+    while todo:
+        current = todo.pop(0)
+        if current in found or current not in state:
+            continue
+        found.append(current)
+        todo += [c.removeprefix("IPY_MODEL_") for c in state[current].get("state", {}).get("children", [])]
+    return found
 
 
 def _strip_tags(text: str) -> str:

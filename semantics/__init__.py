@@ -25,9 +25,10 @@ __version__ = "0.1.0"
 # Pictures and panels load matplotlib and ipywidgets: imported on first use, so that
 # `import semantics` stays fast and works without a display.
 _LAZY = {
-    "sequence_diagram": "views.plots", "outcome_bars": "views.plots", "sweep_figure": "views.plots",
-    "sweep": "sim.sweeps", "simulate_fast": "sim.sweeps",
+    "sequence_diagram": "views.plots", "sequence_diagrams": "views.plots", "outcome_bars": "views.plots",
+    "sweep_figure": "views.plots", "sweep": "sim.sweeps", "simulate_fast": "sim.sweeps",
     "OutcomePanel": "views.widgets", "SweepPanel": "views.widgets", "DiagramPanel": "views.widgets",
+    "CrashPointPanel": "views.widgets", "LeasePanel": "views.widgets", "step_through": "views.stepper",
 }
 # (quiz is not re-exported: the name is its module's, so use `from semantics.views.quiz import quiz`)
 

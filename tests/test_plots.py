@@ -508,3 +508,63 @@ def test_a_run_stopped_by_protocol_code_still_draws_and_shows_the_error():
     assert labels(fig, "error") == ["error in RaisingReceiver.on_message:\nKeyError: 'oops'"]
     assert fig.axes[0].get_title().endswith("run stopped (error)")
     assert plots.count_marks(fig)["arrow"] == sum(e.kind == "send" for e in report.trace)
+
+
+def test_runs_drawn_on_one_time_axis_show_an_outage_as_long_as_it_lasted():
+    # lesson 02's backoff figure: without backoff the sender gives up at t=12, inside an outage that
+    # lasts until 20; with backoff 2 its last retry, at t=21, gets through
+    runs = {f"backoff {b:g}": semantics.simulate("at-least-once", n_messages=1, loss=0.0, partitions=((0.0, 20.0),),
+                                                 max_retries=3, timeout=3.0, backoff=b, seed=9, trace=True)
+            for b in (1.0, 2.0)}
+    apart = plots.sequence_diagrams(runs, partitions=((0.0, 20.0),))
+    together = plots.sequence_diagrams(runs, partitions=((0.0, 20.0),), same_time=True)
+    assert apart.axes[0].get_ylim() != apart.axes[1].get_ylim()          # each run's own span
+    assert together.axes[0].get_ylim() == together.axes[1].get_ylim()    # one time axis
+    outage = [[p for p in ax.patches if p.get_gid() == "outage"] for ax in together.axes]
+    assert [(b[0].get_y(), b[0].get_height()) for b in outage] == [(0.0, 20.0), (0.0, 20.0)]
+    short = [p for p in apart.axes[0].patches if p.get_gid() == "outage"][0]
+    assert short.get_height() == 12.0                                    # cut where that run ended
+    with pytest.raises(TypeError, match="same_time must be True or False"):
+        plots.sequence_diagrams(runs, same_time="yes")
+
+
+def test_a_partition_of_one_link_is_shaded_between_its_two_lanes_only():
+    from semantics.sim.patterns import OutboxConsumer, PaymentService
+    report = semantics.run(lambda: RetryingSender(timeout=6.0), lambda: OutboxConsumer(relay_every=8.0), n_messages=1,
+                           others={"service": lambda: PaymentService(retention=24.0)}, trace=True,
+                           links={("receiver", "service"): semantics.Link(partitions=((1.5, 13.5),))})
+    fig = plots.sequence_diagram(report, nodes=["sender", "receiver", "service"],
+                                 partitions=((1.5, 13.5, ("receiver", "service")),))
+    band, = [p for p in fig.axes[0].patches if p.get_gid() == "outage"]
+    x = plots.diagram_of(fig).x
+    assert (band.get_x(), band.get_x() + band.get_width()) == (x["receiver"], x["service"])
+    assert (band.get_y(), band.get_height()) == (1.5, 12.0)
+    # a link between lanes that are not drawn shades nothing
+    fig = plots.sequence_diagram(report, nodes=["sender", "receiver"],
+                                 partitions=((1.5, 13.5, ("receiver", "service")),))
+    assert not [p for p in fig.axes[0].patches if p.get_gid() == "outage"]
+    with pytest.raises(TypeError, match=r"partitions\[0\]: the third item names the link"):
+        plots.sequence_diagram(report, partitions=((1.5, 13.5, "service"),))
+
+
+def test_a_message_sent_again_after_giving_up_or_forwarded_first_time_is_no_retry():
+    # lesson 05's end-to-end: the app gives up on m1 and submits it again as m1.1 (a new count: its
+    # next send is m1.1's first, the one after its timeout "retry 1"); the relay forwards m1.1 to the
+    # end store for the first time (no retry) and does not ignore it (it forwarded it)
+    from semantics.sim.patterns import EndStore, ImpatientApp, Relay
+    from semantics.views.story import story
+    report = semantics.run(lambda: ImpatientApp(timeout=3.0, max_retries=1, resubmits=1), lambda: Relay(dedup=True),
+                           n_messages=1, others={"db": lambda: EndStore(key="hop")}, contents=["order 1"], trace=True,
+                           links={("sender", "receiver"): semantics.Link(ack_loss=1.0)})
+    said = [(a.node, a.time, a.text) for a in story(report.trace)]
+    assert ("sender", 6.0, "gave up; submits again as m1.1") in said
+    assert [(t, text) for node, t, text in said if node == "sender" and text.startswith("retry")] == \
+        [(3.0, "retry 1"), (9.0, "retry 1")]
+    assert not [text for node, t, text in said if node == "receiver" and text.startswith("retry")]
+    assert [text for node, t, text in said if node == "receiver" and t == 7.0] == ["duplicate m1.1 delivered",
+                                                                                  "ack m1.1 lost"]
+    # a sender that renames its retries still retries: lesson 03's new id on every retry
+    from semantics.sim.protocols import DeduplicatingReceiver, NewIdEachRetrySender
+    renamed = semantics.run(lambda: NewIdEachRetrySender(timeout=3.0, max_retries=2), DeduplicatingReceiver,
+                            n_messages=1, link=semantics.Link(partitions=((1.0, 1.5),)), trace=True)
+    assert [a.text for a in story(renamed.trace) if a.kind == "retry"] == ["retry 1 of m1#1"]

@@ -208,3 +208,18 @@ def test_every_exercise_offers_its_counterexample_step_by_step():
         assert steps and steps[-1].last == len(cx.report.trace) - 1  # the very run shown, to its end
         stepped.add(case.exercise)
     assert stepped == {1, 2, 3, 4, 5, 6}
+
+
+def test_a_crash_inside_a_handler_says_the_wiped_state_is_as_it_was_before_the_step():
+    # a snapshot is taken between events, never inside a handler: a crash right after apply() wipes
+    # what the handler had in memory at that point, which the stepper can only show as it was before
+    inside = stepper.record(RetryingSender, InMemoryDedupReceiver, n_messages=1,
+                            faults=semantics.crash_at_point("receiver", 2))   # after apply(m1)
+    step = next(s for s in inside.steps if s.wiped)
+    assert step.mid_handler == {"receiver"}
+    assert "volatile: wiped by the crash (was {'seen': set()} before this step)" in inside.describe(step.number)
+    between = stepper.record(RetryingSender, InMemoryDedupReceiver, n_messages=1, link=Link(ack_loss=1.0),
+                             faults=Faults(crash_times={"receiver": (1.5,)}))
+    step = next(s for s in between.steps if s.wiped)
+    assert step.mid_handler == frozenset() and step.wiped["receiver"] == {"seen": {"m1"}}
+    assert "volatile: wiped by the crash (was {'seen': {'m1'}})" in between.describe(step.number)

@@ -17,7 +17,7 @@ from figure_checks import check_readable, run_lesson
 
 PNG = b"\x89PNG\r\n\x1a\n"
 ROOT = Path(__file__).resolve().parents[1]
-LESSONS = sorted(ROOT.glob("notebooks/0[0-4]-*.ipynb"))
+LESSONS = sorted(p for p in ROOT.glob("notebooks/[0-9][0-9]-*.ipynb") if "-lab-" not in p.name)
 
 
 def output(panel):
@@ -27,8 +27,8 @@ def output(panel):
 
 def one_move(control):
     """The value one key press (or click) gives ``control``: a slider's step (down at the top of its
-    range), a toggle's next option, the next seed."""
-    if isinstance(control, w.ToggleButtons):
+    range), a toggle's or a dropdown's next option, the next seed."""
+    if isinstance(control, (w.ToggleButtons, w.Dropdown)):
         options = [o[1] if isinstance(o, tuple) else o for o in control.options]
         return options[(options.index(control.value) + 1) % len(options)]
     if isinstance(control, w.BoundedIntText):
@@ -55,12 +55,15 @@ def assert_every_control_responds(panel, where):
 
 @pytest.mark.parametrize("kind", list(widgets.PANELS))
 def test_every_control_of_each_panel_at_its_defaults_changes_the_output_or_is_disabled(kind):
-    assert_every_control_responds(widgets.PANELS[kind](), f"{kind} panel at its defaults")
+    panel = widgets.PANELS[kind]()
+    assert repr(panel).startswith(type(panel).__name__)  # what a notebook shows as text (ipywidgets walks the traits)
+    assert_every_control_responds(panel, f"{kind} panel at its defaults")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
 def test_every_control_of_every_panel_in_a_lesson_changes_the_output_or_is_disabled(lesson):
+    assert len(LESSONS) == 6, [p.name for p in LESSONS]   # 00 to 05: every lesson has a panel
     panels = [(where, obj) for where, obj in run_lesson(lesson) if isinstance(obj, widgets._Panel)]
     assert panels, f"{lesson.name} shows no panel"
     for where, panel in panels:
@@ -294,3 +297,144 @@ def test_panel_arguments_are_checked():
         widgets.diagram_text("m1", "exactly-once")
     with pytest.raises(ValueError, match="semantic must be one of"):
         widgets.diagram_text(semantics.simulate("at-most-once", n_messages=1, loss=0.0), "twice")
+
+
+# -- a diagram panel opens on a run that shows its point -----------------------------------------------
+
+
+def test_showcase_seed_starts_where_it_is_told_and_keeps_a_seed_that_already_shows_the_point():
+    settings = dict(n_messages=4, loss=0.3, ack_loss=0.3)
+    first = widgets.showcase_seed("exactly-once", **settings)
+    assert widgets.showcase_seed("exactly-once", start=first, **settings) == first
+    later = widgets.showcase_seed("exactly-once", start=first + 1, **settings)
+    run = widgets.diagram_run("exactly-once", seed=later, **settings)
+    assert later > first and any(m.deliveries > 1 and m.effects == 1 for m in run.messages())
+    # nothing to show (no loss, no ack loss): the start seed itself
+    assert widgets.showcase_seed("exactly-once", start=42, tries=5, n_messages=2, loss=0.0, ack_loss=0.0) == 42
+    with pytest.raises(ValueError, match="tries must be an integer"):
+        widgets.showcase_seed("exactly-once", tries=0, **settings)
+
+
+# -- the crash point panel (lesson 03) -----------------------------------------------------------------
+
+
+def test_crash_point_panel_shows_the_story_of_each_crash_point_and_follows_the_receiver():
+    from semantics.sim.protocols import InMemoryDedupReceiver, ProcessThenMarkReceiver, RetryingSender
+    panel = widgets.CrashPointPanel(point=2)
+    assert list(panel.controls["receiver"].options) == ["dedup in memory", "mark, then process", "process, then mark",
+                                                        "durable + atomic (reference)"]
+    text, report = widgets.crash_point_story(RetryingSender, InMemoryDedupReceiver, 2, name="dedup in memory")
+    assert panel.text == text and panel.report.trace == report.trace
+    assert text.startswith("dedup in memory, crash point 2: after apply(") and "no duplicate effects" in text
+    assert plots.count_marks(panel.figure)["crash"] == 1 and plots.count_marks(panel.figure)["duplicate-effect"] == 1
+    # each receiver has its own number of crash points: the slider follows
+    for name, receiver in panel.receivers.items():
+        panel.controls["receiver"].value = name
+        labels = widgets.crash_point_labels(RetryingSender, receiver)
+        assert panel.controls["point"].max == len(labels) - 1
+        assert panel.text == widgets.crash_point_story(RetryingSender, receiver, panel.controls["point"].value,
+                                                       name=name)[0]
+    panel.controls["receiver"].value = "process, then mark"
+    panel.controls["point"].value = 2   # between the effect and the durable mark
+    assert "after apply(" in panel.text and "no duplicate effects" in panel.text
+    past = widgets.crash_point_story(RetryingSender, ProcessThenMarkReceiver, 99)[0]
+    assert "crash point 99: none (the run has" in past and past.endswith("exactly-once held")
+
+
+def test_crash_point_arguments_are_checked():
+    with pytest.raises(TypeError, match="receivers must be a non-empty mapping"):
+        widgets.CrashPointPanel({})
+    with pytest.raises(ValueError, match="receiver must be one of"):
+        widgets.CrashPointPanel(receiver="nobody")
+    with pytest.raises(ValueError, match=r"point must be an integer \[0, 6\], got 7"):
+        widgets.CrashPointPanel(receiver="dedup in memory", point=7)
+    from semantics.sim.protocols import DeduplicatingReceiver, RetryingSender
+    with pytest.raises(ValueError, match="node must be a node of the run"):
+        widgets.crash_point_labels(RetryingSender, DeduplicatingReceiver, node="broker")
+
+
+# -- the lease panel (lesson 05) -----------------------------------------------------------------------
+
+
+def holders_and_refusals(report):
+    holders = len({e.node for e in report.trace if e.kind == "receive" and e.node in ("c1", "c2")})
+    return holders, sum(e.kind == "note" and e.node == "store" for e in report.trace)
+
+
+@pytest.mark.parametrize("lease", [5.5, 7.0, 8.5, 9.5, 10.0, 11.0, 13.5, 14.5, 18.0])
+def test_one_leased_message_has_two_holders_exactly_when_the_work_outlasts_the_lease(lease):
+    # c1 works 10, c2 works 1: a second holder below 10 + 4 (the work and four hops), both at work at
+    # once below 10; c1's write refused below 10 - 1 (fencing), below 10 (the token shown at the start);
+    # without fencing, every holder's write lands
+    for fencing, refused_below in [("no fencing", 0.0), ("fencing", 9.0), ("token at start", 10.0)]:
+        report = widgets.lease_run(lease=lease, c1_work=10.0, c2_work=1.0, fencing=fencing)
+        holders, refused = holders_and_refusals(report)
+        assert holders == len(widgets.lease_holds(report)) == (2 if lease < 14.0 else 1), (lease, fencing)
+        assert bool(widgets.working_at_once(report)) == (lease < 10.0), (lease, fencing)
+        assert refused == (1 if lease < refused_below else 0), (lease, fencing)
+        assert report.effects == holders - refused, (lease, fencing)
+        text = widgets.lease_text(report)
+        assert text.endswith("working at once: never") == (lease >= 10.0)
+        assert text.count("refused (token") == refused
+
+
+def test_lease_text_says_who_held_the_message_when():
+    text = widgets.lease_text(widgets.lease_run(lease=8.0, c1_work=10.0, c2_work=1.0))
+    assert text.splitlines() == [
+        "lease 1: c1 holds the message from t=2 and works until t=12; lease expired at t=9",
+        "lease 2: c2 holds the message from t=10 and works until t=11; lease not expired",
+        "store, t=12: c2's write (m1 token 2) applied",
+        "store, t=13: c1's write (m1 token 1) refused (token 1 < 2: rejected)",
+        "effects 1; two holders working at once: t=10 to 11"]
+    # leases that go round: a third one to c1 while it still works on the first; every overlap is said
+    text = widgets.lease_text(widgets.lease_run(lease=4.5, c1_work=10.0, c2_work=1.0))
+    assert text.splitlines()[-1] == ("effects 3; two holders working at once: t=6.5 to 7.5; t=11 to 12; "
+                                     "t=15.5 to 16.5; t=20 to 21")
+
+
+def test_lease_stats_agree_with_the_closed_form_of_a_second_lease():
+    from semantics.sim.analysis import agreement
+    for lease, mean in [(8.0, 2.0), (6.0, 5.0), (12.0, 3.0)]:
+        stats = widgets.lease_stats(lease=lease, mean_work=mean, fencing="no fencing", n_messages=3000, seed=1)
+        p = stats.closed_form
+        assert p == pytest.approx(np.exp(-(lease - 4) / mean))
+        assert agreement("leased twice", p, stats.leased_twice / 3000, p * (1 - p), 3000, level=1 - 1e-6).ok
+        assert stats.duplicated == stats.leased_twice and stats.refused == 0   # without fencing every holder writes
+    fenced = widgets.lease_stats(lease=8.0, mean_work=2.0, fencing="fencing", n_messages=3000, seed=1)
+    assert fenced.refused > 0 and fenced.duplicated < fenced.leased_twice   # fencing refuses some, not all
+
+
+def test_lease_panel_shows_the_headless_numbers_and_disables_c2_when_c1_keeps_its_lease():
+    panel = widgets.LeasePanel(lease=8.0, seed=3)
+    assert panel.text == widgets.lease_text(widgets.lease_run(lease=8.0, c1_work=10.0, c2_work=1.0))
+    assert panel.result == widgets.lease_stats(lease=8.0, mean_work=2.0, fencing="fencing", seed=3)
+    assert panel.stats == panel.result.text() and "closed form e^(-(lease - 4)/mean work) = 13.5%" in panel.stats
+    assert panel.echo == "ran with: fencing, lease 8, c1 works 10, c2 works 1, mean work 2, seed 3"
+    assert not panel.controls["c2_work"].disabled
+    panel.controls["lease"].value = 15.0   # c1's ack (10 + 4) arrives within the lease
+    assert panel.controls["c2_work"].disabled and "c2 never holds the message" in panel.reasons["c2_work"]
+    assert "c2 works" not in panel.echo and panel.text.endswith("working at once: never")
+    fresh = widgets.LeasePanel(lease=15.0, seed=3)
+    assert fresh.text == panel.text and bytes(fresh.image.value) == bytes(panel.image.value)  # drawn in place
+
+
+def test_lease_panel_arguments_are_checked():
+    with pytest.raises(ValueError, match=r"lease must be in \[4.5, 20\], got 3"):
+        widgets.LeasePanel(lease=3.0)
+    with pytest.raises(ValueError, match="fencing must be one of"):
+        widgets.LeasePanel(fencing="maybe")
+    with pytest.raises(ValueError, match=r"lease must be in \(4, inf\), got 4.0"):
+        widgets.lease_run(lease=4.0)
+    with pytest.raises(ValueError, match="mean_work must be"):
+        widgets.lease_stats(mean_work=0.0)
+
+
+def test_the_views_are_exported_lazily_from_semantics():
+    import subprocess
+    import sys
+    from semantics.views import stepper
+    assert semantics.sequence_diagrams is plots.sequence_diagrams and semantics.step_through is stepper.step_through
+    assert semantics.LeasePanel is widgets.LeasePanel and semantics.CrashPointPanel is widgets.CrashPointPanel
+    code = "import sys, semantics; print('matplotlib' in sys.modules, 'ipywidgets' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()
+    assert loaded == ["False", "False"]

@@ -154,7 +154,8 @@ def _select_messages(report: Report, messages: Any) -> tuple[set[int], str]:
     return chosen, ""
 
 
-def _check_partitions(partitions: Any) -> tuple[tuple[float, float], ...]:
+def _check_partitions(partitions: Any) -> tuple[tuple, ...]:
+    """(start, end) windows, or (start, end, (node, node)) for a partition of one link only."""
     if partitions is None:
         return ()
     if isinstance(partitions, (str, bytes)) or not isinstance(partitions, Iterable):
@@ -162,13 +163,28 @@ def _check_partitions(partitions: Any) -> tuple[tuple[float, float], ...]:
     windows = []
     for i, window in enumerate(partitions):
         try:
-            start, end = (float(v) for v in window)
+            start, end, *link = window
+            start, end = float(start), float(end)
         except (TypeError, ValueError):
-            raise TypeError(f"partitions[{i}] must be a (start, end) pair of numbers, got {window!r}") from None
+            raise TypeError(f"partitions[{i}] must be a (start, end) pair of numbers, or (start, end, (node, node)) "
+                            f"for one link, got {window!r}") from None
         if not (0 <= start < end):
             raise ValueError(f"partitions[{i}] must satisfy 0 <= start < end, got ({start:g}, {end:g})")
-        windows.append((start, end))
+        if link:
+            pair = link[0]
+            if (len(link) != 1 or isinstance(pair, str) or not isinstance(pair, Iterable)
+                    or len(tuple(pair)) != 2 or not all(isinstance(n, str) for n in pair)):
+                raise TypeError(f"partitions[{i}]: the third item names the link, a pair of node names such as "
+                                f"('receiver', 'service'); got {window!r}")
+            windows.append((start, end, tuple(pair)))
+        else:
+            windows.append((start, end))
     return tuple(windows)
+
+
+def _clip(windows: Sequence[tuple], t0: float, t1: float) -> tuple[tuple, ...]:
+    """The windows that overlap [t0, t1], cut to it (a link's name kept)."""
+    return tuple((max(w[0], t0), min(w[1], t1), *w[2:]) for w in windows if w[0] < t1 and w[1] > t0)
 
 
 def _lanes(trace: Sequence[Event], nodes: Any) -> list[str]:
@@ -322,7 +338,7 @@ def _stack(blocks: list[tuple[float, int]], per_time: float) -> tuple[float, flo
 
 def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | None = None,
                      messages: Iterable[str | int] | None = None, nodes: Sequence[str] | None = None,
-                     legend: bool = True, partitions: Sequence[tuple[float, float]] | None = None,
+                     legend: bool = True, partitions: Sequence[tuple] | None = None,
                      annotate: bool = True, max_height: float | None = None) -> Figure:
     """Draw the message-sequence (Lamport) diagram of a traced run: one lane per node, time down.
 
@@ -334,7 +350,8 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     nodes:      the lanes, left to right (default: sender, receiver, then any other node in the trace).
     legend:     draw the legend of the symbols this diagram uses (False: see ``diagram_legend()``).
     partitions: the (start, end) windows during which the network was partitioned, to shade
-                (the run's Link knows them; a Report does not).
+                (the run's Link knows them; a Report does not); (start, end, (node, node)) shades
+                one link's partition, between those two lanes.
     annotate:   write the key events in words beside the marks (lost, timeout, retry, duplicate,
                 crash, restart, gave up...).
     max_height: at most this many inches tall (default: as tall as the run needs, up to 11).
@@ -409,7 +426,7 @@ def _plan(trace: Sequence[Event], indices: list[int], lanes: list[str], windows:
                    and (not a.on_wire or trace[a.index].peer in on_lanes)] if annotate else []
     times = [t for _, e in events for t in (e.time, e.until) if t is not None]
     t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
-    shown = tuple((max(s, t0), min(e, t1)) for s, e in windows if s < t1 and e > t0)
+    shown = _clip(windows, t0, t1)
     kinds = Counter()
     kind_of_effect = {a.index: a.kind for a in annotations}
     for i, e in events:
@@ -458,8 +475,11 @@ class Diagram:
         for name in self.lanes:
             self._add(ax.plot([x[name], x[name]], [lo, hi], color="0.55", lw=1.2, zorder=1, gid="lane")[0])
         left, right = min(x.values()), max(x.values())
-        for start, end in plan.windows:  # the partition, across the wires
-            self._add(ax.add_artist(Rectangle((left, start), max(right - left, 0.5), end - start, facecolor=_OUTAGE,
+        for start, end, *link in plan.windows:  # the partition, across the wires (of one link, if named)
+            if link and not set(link[0]) <= set(x):
+                continue  # a link between lanes not drawn
+            a, b = sorted(x[n] for n in link[0]) if link else (left, right)
+            self._add(ax.add_artist(Rectangle((a, start), max(b - a, 0.5), end - start, facecolor=_OUTAGE,
                                               edgecolor="none", zorder=0, gid="outage")))
         segments: list[tuple] = [(x[n], lo, x[n], hi) for n in self.lanes]
         heads: list[tuple] = []
@@ -642,7 +662,8 @@ def diagram_of(fig_or_ax: Figure | Axes) -> Diagram:
 
 
 def sequence_diagrams(reports: Mapping[str, Report], *, partitions: Any = None, columns: int | None = None,
-                      messages: Mapping[str, Any] | None = None, title: str | None = None) -> Figure:
+                      messages: Mapping[str, Any] | None = None, title: str | None = None,
+                      nodes: Any = None, same_time: bool = False) -> Figure:
     """Several runs in one figure, each titled by its label, one under the other (or in rows of
     ``columns`` when they fit in ``MAX_WIDTH``), every label at its readable size, and one legend of
     the symbols they use.
@@ -652,7 +673,13 @@ def sequence_diagrams(reports: Mapping[str, Report], *, partitions: Any = None, 
     columns:    diagrams per row (default: as many as fit in MAX_WIDTH inches).
     messages:   label -> which messages to draw of that run (see ``sequence_diagram``).
     title:      a title over all of them.
+    nodes:      the lanes, left to right: one sequence for every run, or label -> lanes (default:
+                sender, receiver, then any other node in the trace).
+    same_time:  draw every run on the same time axis, so that the eye compares when things happened
+                (and an outage is shaded as long as it lasted, not only while a run lasted).
     """
+    if not isinstance(same_time, bool):
+        raise TypeError(f"same_time must be True or False, got {same_time!r}")
     if not isinstance(reports, Mapping) or not reports:
         raise TypeError(f"reports must be a non-empty mapping from label to traced Report, got {reports!r}")
     if title is not None and not isinstance(title, str):
@@ -664,27 +691,38 @@ def sequence_diagrams(reports: Mapping[str, Report], *, partitions: Any = None, 
         _check_traced(report)
     if messages is not None and not isinstance(messages, Mapping):
         raise TypeError(f"messages must be a mapping from label to the messages to draw, got {messages!r}")
-    plans, lanes_of = {}, {}
+    plans, lanes_of, windows_of = {}, {}, {}
     for label, report in reports.items():
-        windows = _check_partitions(partitions.get(label) if isinstance(partitions, Mapping) else partitions)
+        windows = windows_of[label] = _check_partitions(partitions.get(label) if isinstance(partitions, Mapping)
+                                                        else partitions)
         chosen, _ = _select_messages(report, (messages or {}).get(label))
         indices = _drawn_indices(report.trace, chosen, len(chosen) == report.n_messages)
-        lanes_of[label] = _lanes([report.trace[i] for i in indices], None)
+        lanes_of[label] = _lanes([report.trace[i] for i in indices],
+                                 nodes.get(label) if isinstance(nodes, Mapping) else nodes)
         plans[label] = _plan(report.trace, indices, lanes_of[label], windows, True)
     n = len(reports)
     widest = max(_plot_width(len(lanes)) for lanes in lanes_of.values())
-    fits = max(1, int((MAX_WIDTH - 0.15) // (_LEFT + widest)))
+    fits = max(1, int((MAX_WIDTH - 0.1) // (_LEFT + widest)))
     columns = min(n, fits) if columns is None else check_int("columns", columns, low=1, high=n)
     rows = math.ceil(n / columns)
+    per_time = {label: words_per_time(p, lanes_of[label]) for label, p in plans.items()}  # (widens p.lo, p.hi)
+    if same_time:
+        lo, hi = min(p.lo for p in plans.values()), max(p.hi for p in plans.values())
+        t0, t1 = min(p.t0 for p in plans.values()), max(p.t1 for p in plans.values())
+        for label, p in plans.items():
+            p.lo, p.hi = lo, hi
+            p.windows = _clip(windows_of[label], t0, t1)
+            if p.windows and "outage" not in p.used:
+                p.used = [k for k in LEGEND_ORDER if k in p.used or k == "outage"]
     used = {k for p in plans.values() for k in p.used}
     legend_rows = math.ceil(len(used) / 3)
-    plot = max(plot_height(p.hi - p.lo - 1.2, words_per_time(p, lanes_of[label])) for label, p in plans.items())
+    plot = max(plot_height(p.hi - p.lo - 1.2, per_time[label]) for label, p in plans.items())
     head = 0.75  # a diagram's title and lane names
-    width = columns * (_LEFT + widest) + 0.15
+    width = columns * (_LEFT + widest) + 0.1  # (as wide as one sequence_diagram of the widest run)
     height = (0.4 if title else 0.0) + rows * (head + plot) + (rows - 1) * 0.1 + legend_rows * _LEGEND_ROW + 0.35
     fig = new_figure((round(width, 2), round(height, 2)))
     grid = fig.subplots(rows, columns, squeeze=False, gridspec_kw=dict(
-        left=_LEFT / width, right=1 - 0.15 / width, bottom=(legend_rows * _LEGEND_ROW + 0.35) / height,
+        left=_LEFT / width, right=1 - 0.1 / width, bottom=(legend_rows * _LEGEND_ROW + 0.35) / height,
         top=1 - ((0.4 if title else 0.0) + head) / height, wspace=_LEFT / widest, hspace=(head + 0.1) / plot))
     axes = list(grid.ravel())
     for extra in axes[n:]:

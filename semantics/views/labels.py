@@ -192,26 +192,28 @@ def _measure(text: Text, renderer: Any) -> tuple[float, float]:
     return extent.width, extent.height
 
 
+_STEPS = np.concatenate([[0.0], np.stack([-np.arange(1, 25), np.arange(1, 25)], axis=1).ravel() / 2])
+_REACH = np.array([1.0, 2.0, 3.5, 5.0, 7.0])
+
+
 def _candidates(x: float, y: float, w: float, h: float, side: int, gap: float, line: float) -> np.ndarray:
     """Boxes (x0, y0, x1, y1) to try, best first. Pixels run up, and time runs down the diagram, so a
     label pushed off its anchor goes down first (later), then up."""
-    steps = [0.0]
-    for k in range(1, 25):
-        steps += [-k * line / 2, k * line / 2]
-    boxes = []
     if side:
+        dy = _STEPS * line  # 0, -1/2, +1/2, -1, +1, ... lines
+        boxes = []
         for s in (side, -side):
-            for dy in steps:
-                x0 = x + gap if s > 0 else x - gap - w
-                boxes.append((x0, y - h / 2 + dy, x0 + w, y + h / 2 + dy))
-    else:  # around a mark: beside it, then above or below it, then further out
-        for reach in (1.0, 2.0, 3.5, 5.0, 7.0):
-            g = gap * reach
-            boxes += [(x + g, y - h / 2, x + g + w, y + h / 2), (x - g - w, y - h / 2, x - g, y + h / 2),
-                      (x + g / 2, y - g - h, x + g / 2 + w, y - g), (x + g / 2, y + g, x + g / 2 + w, y + g + h),
-                      (x - g / 2 - w, y - g - h, x - g / 2, y - g), (x - g / 2 - w, y + g, x - g / 2, y + g + h),
-                      (x - w / 2, y - g - h, x + w / 2, y - g), (x - w / 2, y + g, x + w / 2, y + g + h)]
-    return np.array(boxes)
+            x0 = x + gap if s > 0 else x - gap - w
+            y0 = y - h / 2 + dy
+            boxes.append(np.column_stack([np.full_like(dy, x0), y0, np.full_like(dy, x0 + w), y0 + h]))
+        return np.vstack(boxes)
+    # around a mark: beside it, then above or below it, then further out
+    g = gap * _REACH[:, None]
+    zero = np.zeros_like(g)
+    x0 = np.hstack([x + g, x - g - w, x + g / 2, x + g / 2, x - g / 2 - w, x - g / 2 - w, zero + x - w / 2,
+                    zero + x - w / 2])
+    y0 = np.hstack([zero + y - h / 2, zero + y - h / 2, y - g - h, y + g, y - g - h, y + g, y - g - h, y + g])
+    return np.column_stack([x0.ravel(), y0.ravel(), x0.ravel() + w, y0.ravel() + h])
 
 
 def _first_free(candidates: np.ndarray, taken: np.ndarray, segments: np.ndarray, bounds: tuple

@@ -225,9 +225,11 @@ class Blitter:
 
 def frame_key(fig: Figure, dynamic: Sequence[Any] = ()) -> tuple:
     """What the frame's pixels depend on: size, resolution, and each Axes' limits, labels and title
-    (unless the title is among the artists drawn over the frame)."""
+    (unless the title, or the y axis with its ticks and label, is among the artists drawn over the
+    frame: a diagram whose time axis changes with the run keeps one frame)."""
     moving = {id(a) for a in dynamic}
     return (id(fig), tuple(fig.get_size_inches()), fig.dpi) + tuple(
-        (tuple(ax.get_position().bounds), ax.get_xlim(), ax.get_ylim(), ax.get_xlabel(), ax.get_ylabel(),
+        (tuple(ax.get_position().bounds), ax.get_xlim(), ax.get_xlabel(),
+         None if id(ax.yaxis) in moving else (ax.get_ylim(), ax.get_ylabel()),
          "" if id(ax.title) in moving else ax.get_title())
         for ax in fig.axes)

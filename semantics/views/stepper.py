@@ -47,6 +47,9 @@ class Step:
     words: tuple[str, ...]              # what the diagram writes about these events
     snapshot: Snapshot
     wiped: Mapping[str, Mapping[str, Any]]  # node -> the volatile state a crash in this step wiped
+    # nodes whose crash struck inside a handler of this step: their wiped state is shown as it was
+    # before the step (a snapshot is taken between events, never inside a handler)
+    mid_handler: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ class Recording:
             status = f"up (incarnation {node.incarnation})" if node.up else "DOWN (crashed)"
             lines.append(f"{name}: {status}, {node.ledger} effect(s) committed")
             if name in step.wiped:
-                lines.append(f"  volatile: wiped by the crash (was {_brief(step.wiped[name])})")
+                when = " before this step" if name in step.mid_handler else ""
+                lines.append(f"  volatile: wiped by the crash (was {_brief(step.wiped[name])}{when})")
             else:
                 lines.append(f"  volatile: {_brief(node.volatile) if node.up else '-'}")
             lines.append(f"  durable:  {_brief(node.durable)}")
@@ -188,13 +192,16 @@ def _steps(report: Report, snapshots: list[Snapshot]) -> tuple[Step, ...]:
             raise ValueError(f"the run has more than {MAX_STEPS} steps: too long to step through (record a "
                              f"shorter run: fewer messages)")
         events = tuple(trace[written:snapshot.trace_length])
-        wiped = {}
-        for e in events:
+        wiped, inside = {}, set()
+        for j, e in enumerate(events):
             if e.kind == "crash" and previous is not None and e.node in previous.nodes:
                 before = previous.nodes[e.node]
                 wiped[e.node] = before.volatile if before.up else {}
+                if any(x.node == e.node for x in events[:j]):
+                    inside.add(e.node)
         said = tuple(a.text for i in range(written, snapshot.trace_length) for a in words.get(i, ()))
-        steps.append(Step(len(steps), snapshot.time, written, snapshot.trace_length - 1, events, said, snapshot, wiped))
+        steps.append(Step(len(steps), snapshot.time, written, snapshot.trace_length - 1, events, said, snapshot, wiped,
+                          frozenset(inside)))
         written = snapshot.trace_length
         previous = snapshot
     return tuple(steps)
@@ -331,7 +338,8 @@ def state_html(step: Step, before: Step | None) -> str:
         else:
             status = "<span style='color:#B34700; font-weight:bold'>DOWN (crashed)</span>"
         if name in step.wiped:
-            volatile = (f"<span style='color:#B34700'>wiped by the crash:</span> "
+            when = " (as it was before this step)" if name in step.mid_handler else ""
+            volatile = (f"<span style='color:#B34700'>wiped by the crash{when}:</span> "
                         f"<s style='color:#888'>{html.escape(_brief(step.wiped[name]))}</s>")
         elif not node.up:
             volatile = "<span style='color:#888'>none (down)</span>"

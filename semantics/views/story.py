@@ -70,6 +70,7 @@ def story(trace: Sequence[Event]) -> list[Annotation]:
     appliers = {e.node for e in trace if e.kind == "effect"}  # the nodes that apply effects at all
     notes: list[Annotation] = []
     attempts: Counter = Counter()     # (node, peer, logical or id) -> data transmissions so far
+    by_id: Counter = Counter()        # (node, peer, id) -> data transmissions so far
     deliveries: Counter = Counter()   # (node, logical or id) -> live data deliveries so far
     effects: Counter = Counter()      # logical -> effects so far
 
@@ -96,16 +97,23 @@ def story(trace: Sequence[Event]) -> list[Annotation]:
                 add(start, "duplicate-delivered", f"{copy} {short(e.msg_id)} delivered")
             deliveries[key] += 1
         # what the handler did
-        applied = acked = crashed = resent = False
+        applied = acked = crashed = resent = gave_up = False
         for i in members:
             m = trace[i]
             if m.kind == "send":
                 if m.message == "data" and "network duplicate" not in m.text:
-                    key = (m.node, m.peer, m.logical if m.logical is not None else m.msg_id)
-                    attempts[key] += 1
-                    if attempts[key] > 1:
+                    # A retry sends again what was sent before: the same id, or, on a timeout, the
+                    # same logical message under a new id (a sender that renames its retries). A message
+                    # sent again after giving up (a user who presses "pay" once more), or a copy
+                    # forwarded under an id not forwarded before, is no retry.
+                    by_id[(m.node, m.peer, m.msg_id)] += 1
+                    logical = m.logical if m.logical is not None else m.msg_id
+                    attempts[(m.node, m.peer, logical)] += 1
+                    renamed = e.kind == "timer" and m.msg_id != e.msg_id and not gave_up
+                    count = attempts[(m.node, m.peer, logical)] if renamed else by_id[(m.node, m.peer, m.msg_id)]
+                    if count > 1:
                         resent = True
-                        n = attempts[key] - 1
+                        n = count - 1
                         # after "timeout m1" on the line above, "retry 1" says enough
                         add(i, "retry", f"retry {n}" if e.kind == "timer" and m.msg_id == e.msg_id
                             else f"retry {n} of {short(m.msg_id)}")
@@ -133,9 +141,11 @@ def story(trace: Sequence[Event]) -> list[Annotation]:
                 add(i, "rollback", f"rolled back{': ' + undone if undone else ''}")
             elif m.kind == "note":
                 add(i, "gave-up" if m.text.startswith("gave up") else "note", _cut(m.text, 40))
+                gave_up = gave_up or m.text.startswith("gave up")
             elif m.kind == "error":
                 add(i, "error", _error_label(m.text))
-        if e.kind == "receive" and e.message == "data" and not applied and not crashed:
+        forwarded = any(trace[i].kind == "send" and trace[i].message == "data" for i in members)
+        if e.kind == "receive" and e.message == "data" and not applied and not crashed and not forwarded:
             key = e.logical if e.logical is not None else e.msg_id
             if acked and effects[key]:
                 add(start, "duplicate-ignored", "ignored, acked again")

@@ -10,24 +10,39 @@ the parameters line, ``.numbers`` every number shown (what changes when a contro
 Every control changes the figure or the numbers, or is disabled with its reason (``.reasons``):
 at-most-once sends once and waits for no ack, so ack loss, retries and timeouts do not apply to
 it; the swept parameter is on the x axis; a seed means nothing where nothing is random.
+
+The panels: ``OutcomePanel`` (the three guarantees under the same faults), ``SweepPanel`` (rates
+against loss, ack loss or retries, with the closed forms), ``DiagramPanel`` (one short run of one
+guarantee, and the rates of many), ``CrashPointPanel`` (a receiver crashed at one crash point,
+lesson 03), ``LeasePanel`` (a lease against the work it covers, and what fencing refuses, lesson 05).
+A panel keeps its last results (``Memo``) and redraws only what a run changes over a kept frame
+(``KeptDiagram``, ``render.Blitter``).
 """
 
 from __future__ import annotations
 
 import html
+import math
+import random
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..facade import simulate
 from ..sim.analysis import KEYS, expected
 from ..sim.checker import SEMANTICS, Report
+from ..sim.faults import Faults
+from ..sim.harness import run
+from ..sim.protocols import RetryingSender
 from ..sim.sweeps import Sweep, sweep
 from ..validation import check_int, check_number, check_probability
-from .diagram import FONT, diagram_of, diagram_size, legend_handles, new_figure, sequence_diagram
+from .diagram import FONT, diagram_of, diagram_size, legend_handles, new_figure, plot_height, sequence_diagram
 from .plots import (_check_names, _percent, bar_artists, outcome_bars, share_text, sweep_artists, sweep_figure,
                     update_outcome_bars, update_sweep_figure)
 from .render import Blitter
@@ -116,10 +131,10 @@ def diagram_stats(semantic: str, *, n_messages: int = STATS_MESSAGES, **settings
             f"{r.end_time / n:.2f} time units per message")
 
 
-def showcase_seed(semantic: str, *, tries: int = 200, **settings: Any) -> int:
-    """The first seed whose short run shows what ``semantic`` is about (0 when none of ``tries`` does):
-    a message lost (at-most-once), a duplicate effect or a retry (at-least-once), a duplicate
-    delivery that deduplication ignored (exactly-once)."""
+def showcase_seed(semantic: str, *, start: int = 0, tries: int = 200, **settings: Any) -> int:
+    """The first seed from ``start`` on whose short run shows what ``semantic`` is about (``start``
+    when none of ``tries`` does): a message lost (at-most-once), a duplicate effect or a retry
+    (at-least-once), a duplicate delivery that deduplication ignored (exactly-once)."""
     def shows(r: Report) -> bool:
         ms = r.messages()
         if semantic == "at-most-once":
@@ -127,10 +142,11 @@ def showcase_seed(semantic: str, *, tries: int = 200, **settings: Any) -> int:
         if semantic == "at-least-once":
             return r.duplicated > 0 or (r.attempts > r.n_messages and r.lost == 0)
         return any(m.deliveries > 1 and m.effects == 1 for m in ms)
-    for seed in range(tries):
+    start = check_int("start", start, high=1_000_000)
+    for seed in range(start, start + check_int("tries", tries, low=1)):
         if shows(diagram_run(semantic, seed=seed, **settings)):
             return seed
-    return 0
+    return start
 
 
 SWEEP_VALUES = {"loss": tuple(np.round(np.linspace(0.0, 0.95, 20), 4)),
@@ -198,7 +214,10 @@ def _seed(value: int) -> w.BoundedIntText:
 
 _LABELS = {"semantic": "guarantee", "parameter": "sweep", "loss": "loss", "ack_loss": "ack loss",
            "duplicate": "duplication", "jitter": "delay spread", "max_retries": "max retries", "timeout": "timeout",
-           "crash_prob": "crash prob.", "n_messages": "messages", "seed": "seed"}
+           "crash_prob": "crash prob.", "n_messages": "messages", "seed": "seed", "receiver": "receiver",
+           "point": "crash point", "fencing": "store", "lease": "lease", "c1_work": "c1 works", "c2_work": "c2 works",
+           "mean_work": "mean work"}
+_VALUE_ONLY = ("semantic", "fencing")  # echoed by their value alone: "at-least-once", "no fencing"
 
 
 def echo_text(values: Mapping[str, Any], skip: Mapping[str, str] = {}) -> str:
@@ -214,9 +233,28 @@ def echo_text(values: Mapping[str, Any], skip: Mapping[str, str] = {}) -> str:
             shown = f"{value:,}"
         else:
             shown = str(value).replace("_", " ")
-        parts.append(f"{label} {shown}" if name not in ("semantic", "parameter") else
-                     (shown if name == "semantic" else f"sweep over {shown}"))
+        parts.append(f"{label} {shown}" if name not in (*_VALUE_ONLY, "parameter") else
+                     (shown if name in _VALUE_ONLY else f"sweep over {shown}"))
     return "ran with: " + ", ".join(parts)
+
+
+class Memo:
+    """The last ``size`` results of a pure, seeded call, by its arguments: a slider moved back to a
+    value it had a moment ago shows its numbers without running the simulation again."""
+
+    def __init__(self, call: Callable[..., Any], size: int = 32) -> None:
+        self.call, self.size = call, size
+        self.results: OrderedDict[tuple, Any] = OrderedDict()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        key = (args, tuple(sorted(kwargs.items())))
+        if key in self.results:
+            self.results.move_to_end(key)
+            return self.results[key]
+        result = self.results[key] = self.call(*args, **kwargs)
+        while len(self.results) > self.size:
+            self.results.popitem(last=False)
+        return result
 
 
 class _Panel(w.VBox):
@@ -329,13 +367,14 @@ class OutcomePanel(_Panel):
             "seed": _seed(check_int("seed", seed, high=1_000_000)),
         }
         self.reports: dict[str, Report] = {}
+        self._runs = Memo(compare)
         super().__init__(controls)
 
     def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
         return {} if _random(values) else {"seed": _DETERMINISTIC}
 
     def compute(self, values: dict[str, Any]) -> Figure:
-        reports = compare(**values)
+        reports = self._runs(**values)
         self.reports = reports
         self.text = compare_text(reports)
         self.stats = compare_times(reports) + "\n" + closed_form_text(**values)
@@ -414,6 +453,91 @@ class SweepPanel(_Panel):
         return sweep_artists(fig)
 
 
+class KeptDiagram:
+    """The one figure a diagram panel draws run after run: the diagram of the latest run over a kept
+    frame, the legend of the symbols that run uses, and a footer of text under it.
+
+    The plot takes one of a few heights, and the runs drawn at one height share a frame (and so its
+    kept pixels: a redraw paints the diagram and its time axis only); the time axis ends at the next
+    multiple of 5 time units.
+    """
+
+    def __init__(self, n_lanes: int, footer_lines: int = 3) -> None:
+        self.width = diagram_size(n_lanes, 1.0)[0]  # lanes and their labels
+        # under the plot: the legend (three rows at most) and the footer's lines
+        self.bottom = 0.75 + 0.25 * check_int("footer_lines", footer_lines, high=6)
+        self.figure: Figure | None = None
+        self.footer: Any = None
+        self.legend_used: tuple[str, ...] | None = None
+
+    def draw(self, report: Report, *, title: str, plot: float, footer: str = "", nodes: Any = None,
+             partitions: Any = None) -> Figure:
+        """Draw ``report`` (a traced run) in a plot ``plot`` inches tall, in place of the last run."""
+        height = round(plot + 0.8 + self.bottom, 2)  # plot, title, legend and footer
+        fig = self.figure
+        if fig is None or tuple(fig.get_size_inches()) != (self.width, height):
+            if fig is None:
+                fig = self.figure = new_figure((self.width, height))
+                time_axis = fig.add_subplot().yaxis
+                time_axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # whole time units
+            fig.set_size_inches(self.width, height)
+            fig.subplots_adjust(left=0.6 / self.width, right=1 - 0.1 / self.width, top=1 - 0.8 / height,
+                                bottom=self.bottom / height)
+            if self.footer is None:  # many runs like this one, and the closed form: what the sample is of
+                self.footer = fig.text(0.5, 0.08 / height, "", ha="center", va="bottom", fontsize=FONT,
+                                       color="0.2", gid="footer")
+            self.footer.set_y(0.08 / height)
+        ax = fig.axes[0]
+        old = getattr(ax, "semantics_diagram", None)
+        if old is not None:
+            for artist in old.artists:
+                artist.remove()
+        self.footer.set_text(_wrap(footer))
+        sequence_diagram(report, ax=ax, title=title, legend=False, nodes=nodes, partitions=partitions)
+        used = tuple(diagram_of(ax).plan.used)
+        if used != self.legend_used:  # the symbols this run shows, and only those
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+            ax.legend(handles=legend_handles(used), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
+                      fontsize=FONT, frameon=False, borderaxespad=0.4, handlelength=1.8, columnspacing=1.2)
+            self.legend_used = used
+        end, start = ax.get_ylim()
+        end = 5 * -(-(end - 0.8) // 5) + 0.8
+        ax.set_ylim(end, start)
+        # the axis label at a fixed place left of the tick labels: the time axis is redrawn with every
+        # run, and placing its label by measuring the tick labels would cost more than drawing them
+        ax.yaxis.set_label_coords(-0.42 / (ax.get_position().width * self.width), 0.5)
+        for artist in diagram_of(ax).artists:
+            if artist.get_gid() == "lane":
+                artist.set_ydata([start, end])  # the lanes run to the bottom of the frame
+        return fig
+
+    def dynamic(self) -> list[Any]:
+        """The artists a new run replaces, drawn over the kept frame; the time axis among them, so
+        that runs of every length share the frame of their figure's height."""
+        ax = self.figure.axes[0]
+        return [*diagram_of(ax).artists, ax.yaxis, ax.title, self.footer]
+
+    def stamps(self) -> list[tuple[Any, Any]]:
+        """The legend, pasted from its pixels for the same symbols."""
+        legend = self.figure.axes[0].get_legend()
+        return [(legend, self.legend_used)] if legend is not None else []
+
+
+def plot_inches(report: Report, nodes: Any = None, sizes: tuple[float, ...] = (3.5, 5.0, 7.0, 9.5, 12.0)) -> float:
+    """The smallest of ``sizes`` in which ``report``'s diagram, its time axis rounded up to a
+    multiple of 5 (as KeptDiagram draws it), keeps its words beside their moments."""
+    from .diagram import _drawn_indices, _lanes, _plan, words_per_time
+
+    indices = _drawn_indices(report.trace, set(range(report.n_messages)), True)
+    lanes = _lanes([report.trace[i] for i in indices], nodes)
+    plan = _plan(report.trace, indices, lanes, (), True)
+    per_time = words_per_time(plan, lanes)
+    span = 5 * -(-(plan.hi - plan.lo) // 5)
+    needed = plot_height(span - 1.2, per_time)
+    return next((size for size in sizes if size >= needed), sizes[-1])
+
+
 DIAGRAM_WIDTH = diagram_size(2, 1.0)[0]  # inches: two lanes and their labels
 
 
@@ -445,9 +569,21 @@ class DiagramPanel(_Panel):
             seed = showcase_seed(semantic, **settings)
         controls["seed"] = _seed(check_int("seed", seed, high=1_000_000))
         self.report: Report | None = None
-        self.footer: Any = None
-        self._legend_used: tuple[str, ...] | None = None
+        self.kept = KeptDiagram(2)
+        self._many_runs = Memo(lambda semantic, **settings: diagram_stats(semantic, **settings) + "\n"
+                           + closed_form_text((semantic,), **settings))
         super().__init__(controls)
+        self._prepare_guarantees()
+
+    def _prepare_guarantees(self) -> None:
+        """Draw the other guarantees' runs once now (their rates, their words, their legends), so that
+        the learner's first click on one draws only what a run changes."""
+        values = self.values
+        for semantic in SEMANTICS:
+            if semantic != values["semantic"]:
+                fig = self.compute({**values, "semantic": semantic})
+                self._blitter.png(fig, self.dynamic(fig), self.stamps(fig))
+        self.compute(values)  # the run shown, again (its image is the one on screen)
 
     def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
         semantic = values["semantic"]
@@ -463,59 +599,326 @@ class DiagramPanel(_Panel):
         self.report = report
         self.text = diagram_text(report, semantic)
         settings = {k: v for k, v in values.items() if k != "n_messages"}
-        self.stats = diagram_stats(semantic, **settings) + "\n" + closed_form_text((semantic,), **settings)
+        self.stats = self._many_runs(semantic, **settings)  # (the same for every number of messages drawn)
         n = report.n_messages
         # three sizes, so that a few more or fewer messages keep the figure (and its frame) as it was
         plot = 3.5 if n <= 3 else 5.0 if n <= 6 else 7.0
-        height = round(plot + 0.8 + 1.5, 2)  # plot, title, legend, footer
-        fig = self.figure
-        if fig is None or tuple(fig.get_size_inches()) != (DIAGRAM_WIDTH, height):
-            if fig is None:
-                fig = new_figure((DIAGRAM_WIDTH, height))
-                fig.add_subplot()
-            fig.set_size_inches(DIAGRAM_WIDTH, height)
-            fig.subplots_adjust(left=0.6 / DIAGRAM_WIDTH, right=1 - 0.1 / DIAGRAM_WIDTH, top=1 - 0.8 / height,
-                                bottom=1.5 / height)
-            if self.footer is None:  # many runs like this one, and the closed form: what the sample is of
-                self.footer = fig.text(0.5, 0.08 / height, "", ha="center", va="bottom", fontsize=FONT,
-                                       color="0.2", gid="footer")
-            self.footer.set_y(0.08 / height)
-        ax = fig.axes[0]
-        old = getattr(ax, "semantics_diagram", None)
-        if old is not None:
-            for artist in old.artists:
-                artist.remove()
         title = (f"{semantic}: lost {report.lost}, once {report.once}, duplicated {report.duplicated}"
                  f"{'' if report.ok else f'  (run stopped: {report.status})'}")
-        self.footer.set_text(_wrap(self.stats))
-        sequence_diagram(report, ax=ax, title=title, legend=False)
-        used = tuple(diagram_of(ax).plan.used)
-        if used != self._legend_used:  # the symbols this run shows, and only those
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()
-            ax.legend(handles=legend_handles(used), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
-                      fontsize=FONT, frameon=False, borderaxespad=0.4, handlelength=1.8, columnspacing=1.2)
-            self._legend_used = used
-        # Runs of similar length share a frame: the time axis ends at the next multiple of 5.
-        end, start = ax.get_ylim()
-        end = 5 * -(-(end - 0.8) // 5) + 0.8
-        ax.set_ylim(end, start)
-        diagram = diagram_of(ax)
-        for artist in diagram.artists:
-            if artist.get_gid() == "lane":
-                artist.set_ydata([start, end])  # the lanes run to the bottom of the frame
-        return fig
+        return self.kept.draw(report, title=title, plot=plot, footer=self.stats)
 
     def dynamic(self, fig: Figure) -> list[Any]:
-        ax = fig.axes[0]
-        return [*diagram_of(ax).artists, ax.title, self.footer]
+        return self.kept.dynamic()
 
     def _show(self, text: str, stats: str) -> None:
         self.summary.value = _pre(text)  # the rates are in the figure, under the diagram
 
     def stamps(self, fig: Figure) -> list[tuple[Any, Any]]:
-        legend = fig.axes[0].get_legend()
-        return [(legend, self._legend_used)] if legend is not None else []
+        return self.kept.stamps()
+
+
+# -- one crash point at a time (lesson 03) -----------------------------------------------------------
+
+
+def crash_point_story(sender: Any, receiver: Any, point: int, *, name: str | None = None, n_messages: int = 2,
+                      node: str = "receiver", seed: int = 0, semantic: str = "exactly-once") -> tuple[str, Report]:
+    """Crash ``node`` once, at its crash point number ``point`` (it restarts one time unit later), over a
+    perfect link: (what happened in words, the traced run). The words name the crash point and every
+    invariant of ``semantic`` the run broke ("exactly-once held" when none). A point past the last one
+    of the run crashes nothing, and the words say so."""
+    if semantic not in SEMANTICS:
+        raise ValueError(f"semantic must be one of {', '.join(map(repr, SEMANTICS))}; got {semantic!r}")
+    point = check_int("point", point)
+    labels = crash_point_labels(sender, receiver, n_messages=n_messages, node=node, seed=seed)
+    where = labels[point] if point < len(labels) else f"none (the run has {len(labels)} crash points)"
+    report = run(sender, receiver, n_messages=n_messages, faults=Faults(crash_at={node: {point}}), trace=True,
+                 seed=seed)
+    broken = "; ".join(str(v) for v in report.violations(semantic)) or f"{semantic} held"
+    label = name if name is not None else getattr(receiver, "__name__", "receiver")
+    return f"{label}, crash point {point}: {where}\n{broken}", report
+
+
+def crash_point_labels(sender: Any, receiver: Any, *, n_messages: int = 2, node: str = "receiver",
+                       seed: int = 0) -> tuple[str, ...]:
+    """The crash points of ``node`` in the run without a crash, in the order the run passes them."""
+    clean = run(sender, receiver, n_messages=n_messages, trace=True, seed=seed)
+    if node not in clean.labels:
+        raise ValueError(f"node must be a node of the run ({', '.join(map(repr, clean.labels))}); got {node!r}")
+    return tuple(clean.labels[node])
+
+
+def _crash_variants() -> dict[str, Any]:
+    from ..sim.protocols import (DeduplicatingReceiver, InMemoryDedupReceiver, MarkThenProcessReceiver,
+                                 ProcessThenMarkReceiver)
+    return {"dedup in memory": InMemoryDedupReceiver, "mark, then process": MarkThenProcessReceiver,
+            "process, then mark": ProcessThenMarkReceiver, "durable + atomic (reference)": DeduplicatingReceiver}
+
+
+class CrashPointPanel(_Panel):
+    """Pick a receiver and a crash point: the receiver crashes exactly there (it restarts one time unit
+    later) and the diagram shows what follows; the text names the point and the invariants broken.
+    Its headless equivalent is ``crash_point_story``.
+
+    receivers: name -> receiver class (or factory), offered in a dropdown (default: lesson 03's
+               tempting variants and the reference).
+    sender:    the sender class or factory (it needs a retry, or no crash can be repaired).
+    """
+
+    def __init__(self, receivers: Mapping[str, Any] | None = None, *, sender: Any = RetryingSender,
+                 receiver: str | None = None, point: int = 0, n_messages: int = 2, seed: int = 0,
+                 semantic: str = "exactly-once") -> None:
+        receivers = _crash_variants() if receivers is None else receivers
+        if not isinstance(receivers, Mapping) or not receivers or not all(isinstance(k, str) for k in receivers):
+            raise TypeError(f"receivers must be a non-empty mapping from name to receiver class, got {receivers!r}")
+        receiver = next(iter(receivers)) if receiver is None else receiver
+        if receiver not in receivers:
+            raise ValueError(f"receiver must be one of {', '.join(map(repr, receivers))}; got {receiver!r}")
+        if semantic not in SEMANTICS:
+            raise ValueError(f"semantic must be one of {', '.join(map(repr, SEMANTICS))}; got {semantic!r}")
+        self.receivers, self.sender, self.semantic = dict(receivers), sender, semantic
+        self.n_messages = check_int("n_messages", n_messages, low=1, high=5)
+        self.seed = check_int("seed", seed, high=1_000_000)
+        self.labels = {name: crash_point_labels(sender, factory, n_messages=self.n_messages, seed=self.seed)
+                       for name, factory in self.receivers.items()}
+        most = len(self.labels[receiver]) - 1
+        controls = {
+            "receiver": w.Dropdown(options=list(receivers), value=receiver, description="receiver", style=_STYLE,
+                                   layout=w.Layout(width="22em")),
+            "point": _int_slider("crash point", check_int("point", point, high=most), 0, most, continuous=False),
+        }
+        self.report: Report | None = None
+        self.kept = KeptDiagram(2, footer_lines=0)
+        self._adjusting = False
+        super().__init__(controls)
+
+    def _changed(self, change: Mapping[str, Any]) -> None:
+        if self._adjusting:
+            return
+        slider = self.controls["point"]
+        most = len(self.labels[self.controls["receiver"].value]) - 1
+        if slider.max != most:  # each receiver has its own crash points
+            self._adjusting = True
+            try:
+                slider.max = most
+            finally:
+                self._adjusting = False
+        self.refresh()
+
+    def compute(self, values: dict[str, Any]) -> Figure:
+        name, point = values["receiver"], values["point"]
+        self.text, report = crash_point_story(self.sender, self.receivers[name], point, name=name,
+                                              n_messages=self.n_messages, seed=self.seed, semantic=self.semantic)
+        self.report = report
+        return self.kept.draw(report, title=f"{name}: crash at point {point}", plot=plot_inches(report))
+
+    def dynamic(self, fig: Figure) -> list[Any]:
+        return self.kept.dynamic()
+
+    def stamps(self, fig: Figure) -> list[tuple[Any, Any]]:
+        return self.kept.stamps()
+
+
+# -- leases and fencing (lesson 05) -------------------------------------------------------------------
+
+FENCING = {"no fencing": dict(fenced=False), "fencing": dict(fenced=True),
+           "token at start": dict(fenced=True, register=True)}
+_LEASE_HOPS = 4.0  # lease granted -> consumer -> store -> consumer -> ack at the broker: four hops of 1
+
+
+def lease_run(*, lease: float = 8.0, c1_work: float = 10.0, c2_work: float = 1.0, fencing: str = "fencing",
+              seed: int = 0) -> Report:
+    """One message from a producer to a ``LeaseBroker`` ("receiver"), which lends it to ``c1`` and, when
+    that lease runs out, to ``c2``, under a lease of ``lease``; two ``SlowConsumer``s that work
+    ``c1_work`` and ``c2_work`` and write to a ``FencingStore``; ``fencing`` is one of FENCING. A perfect
+    network, one time unit per hop. Traced (lesson 05, section 3)."""
+    return _leased(lease, (c1_work, c2_work), fencing, 1, seed, True)[0]
+
+
+def _leased(lease: float, work: tuple, fencing: str, n_messages: int, seed: int, trace: bool) -> tuple[Report, Any]:
+    """The run of ``lease_run`` (``work``: c1's and c2's work times, numbers or msg_id -> time
+    functions) over ``n_messages`` messages, and the broker's last incarnation."""
+    from ..sim.patterns import FencingStore, LeaseBroker, SlowConsumer
+    from ..sim.patterns.reply_cache import keep
+
+    if fencing not in FENCING:
+        raise ValueError(f"fencing must be one of {', '.join(map(repr, FENCING))}; got {fencing!r}")
+    lease = check_number("lease", lease, low=_LEASE_HOPS, low_open=True)
+    options = FENCING[fencing]
+    first, second = (value if callable(value) else check_number(name, value, low=0.0, low_open=True)
+                     for name, value in zip(("c1_work", "c2_work"), work))
+    brokers: list = []
+    report = run(lambda: RetryingSender(timeout=3.0, max_retries=3), keep(brokers, lambda: LeaseBroker(lease=lease)),
+                 n_messages=n_messages, seed=seed, trace=trace,
+                 others={"c1": lambda: SlowConsumer(first, **options), "c2": lambda: SlowConsumer(second, **options),
+                         "store": lambda: FencingStore(fence=options["fenced"])})
+    return report, brokers[-1]
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One lease of the message: who held it, when it arrived, when the work ended (None: never)."""
+
+    token: int
+    holder: str
+    start: float
+    done: float | None
+
+
+def lease_holds(report: Report) -> list[Hold]:
+    """The leases of a traced ``lease_run``, in token order."""
+    if not isinstance(report, Report) or report.trace is None:
+        raise TypeError("report must be a traced Report of lease_run(...)")
+    trace, holds = report.trace, []
+    for i, e in enumerate(trace):
+        if e.kind == "receive" and e.node in ("c1", "c2") and e.message == "data":
+            done = next((x.time for x in trace[i + 1:] if x.kind == "send" and x.node == e.node
+                         and x.peer == "store" and getattr(x.msg_id, "lease", None) == e.msg_id), None)
+            holds.append(Hold(e.msg_id.token, e.node, e.time, done))
+    return sorted(holds, key=lambda hold: hold.token)
+
+
+def working_at_once(report: Report) -> list[tuple[float, float]]:
+    """The spans of time during which two holders or more worked on the message at once."""
+    changes = sorted(change for hold in lease_holds(report)
+                     for change in ((hold.start, 1), (hold.done if hold.done is not None else report.end_time, -1)))
+    spans, working, since = [], 0, 0.0
+    for time, step in changes:  # (at one moment, an end comes before a start: sorted by step)
+        if working >= 2 and working + step < 2 and time > since:
+            spans.append((since, time))
+        if working < 2 <= working + step:
+            since = time
+        working += step
+    return spans
+
+
+def lease_text(report: Report) -> str:
+    """What happened to one leased message, in words: each lease (who held it, from when to when, and
+    how it ended), each write and the store's verdict, and when two consumers worked on it at once."""
+    holds = lease_holds(report)
+    trace = report.trace
+    expired = {e.text.split()[1]: e.time for e in trace if e.kind == "note" and e.text.startswith("lease ")}
+    lines = []
+    for hold in holds:
+        end = f"expired at t={expired[str(hold.token)]:g}" if str(hold.token) in expired else "not expired"
+        work = f"works until t={hold.done:g}" if hold.done is not None else "never finishes"
+        lines.append(f"lease {hold.token}: {hold.holder} holds the message from t={hold.start:g} and {work}; "
+                     f"lease {end}")
+    for i, e in enumerate(trace):
+        writes = e.kind == "receive" and e.node == "store" and e.message == "data"
+        if writes and not getattr(e.msg_id, "register", False):  # (a registration writes nothing)
+            after = trace[i + 1] if i + 1 < len(trace) else None
+            verdict = ("applied" if after is not None and after.kind == "effect" and after.node == "store"
+                       else f"refused ({after.text})" if after is not None and after.kind == "note" else "not answered")
+            lines.append(f"store, t={e.time:g}: {e.peer}'s write ({e.msg_id!r}) {verdict}")
+    both = "; ".join(f"t={a:g} to {b:g}" for a, b in working_at_once(report))
+    lines.append(f"effects {report.effects}; two holders working at once: {both or 'never'}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class LeaseStats:
+    """Many messages under one lease: how many were lent twice or more, took effect twice or more,
+    and how many writes the store refused."""
+
+    n_messages: int
+    leased_twice: int
+    duplicated: int
+    refused: int
+    lease: float
+    mean_work: float
+
+    @property
+    def closed_form(self) -> float:
+        """P(a message is lent twice or more) = P(work + 4 hops > lease) = e^(-(lease - 4)/mean work)."""
+        return math.exp(-(self.lease - _LEASE_HOPS) / self.mean_work)
+
+    def text(self) -> str:
+        n = self.n_messages
+        return (f"the same lease and store over {n:,} messages, work times exponential with mean {self.mean_work:g}:\n"
+                f"leased twice or more {share_text(self.leased_twice, n)} (closed form e^(-(lease - 4)/mean work) = "
+                f"{_percent(self.closed_form)})\nduplicated {share_text(self.duplicated, n)}; "
+                f"writes refused {share_text(self.refused, n)} ({self.refused} writes)")
+
+
+LEASE_STATS_MESSAGES = 300  # rates within a few percent, rerun in a few ms at every move
+
+
+def lease_stats(*, lease: float = 8.0, mean_work: float = 2.0, fencing: str = "fencing",
+                n_messages: int = LEASE_STATS_MESSAGES, seed: int = 0) -> LeaseStats:
+    """``lease_run`` over ``n_messages`` messages whose work times are drawn at random (exponential,
+    mean ``mean_work``, from ``random.Random(seed)``: c1's times, then c2's). Every lease ends in a
+    write, so the writes refused are the leases granted less the effects."""
+    mean_work = check_number("mean_work", mean_work, low=0.0, low_open=True)
+    n_messages = check_int("n_messages", n_messages, low=1, high=1_000_000)
+    rng = random.Random(check_int("seed", seed))
+    work = [{f"m{i}": rng.expovariate(1 / mean_work) for i in range(1, n_messages + 1)} for _ in ("c1", "c2")]
+    report, broker = _leased(lease, (work[0].get, work[1].get), fencing, n_messages, seed, False)
+    leases = [v for k, v in broker.durable.items() if isinstance(k, tuple) and k[0] == "leases"]
+    return LeaseStats(n_messages, sum(v > 1 for v in leases), report.duplicated, sum(leases) - report.effects,
+                      lease, mean_work)
+
+
+class LeasePanel(_Panel):
+    """A lease against the work it covers (lesson 05): one message lent to ``c1``, which works
+    ``c1 works`` time units, then, when the lease runs out first, to ``c2``; both write to a store
+    that fences or not. The diagram shows the two live holders and what the store refuses; under it,
+    the same lease over many messages with random work times, and the closed form of a second lease.
+    Its headless equivalents are ``lease_run``/``lease_text`` and ``lease_stats``."""
+
+    def __init__(self, *, lease: float = 8.0, c1_work: float = 10.0, c2_work: float = 1.0, mean_work: float = 2.0,
+                 fencing: str = "fencing", seed: int = 0) -> None:
+        if fencing not in FENCING:
+            raise ValueError(f"fencing must be one of {', '.join(map(repr, FENCING))}; got {fencing!r}")
+        controls = {
+            "fencing": w.ToggleButtons(options=list(FENCING), value=fencing, description="store",
+                                       style={"description_width": "7.5em", "button_width": "9em"}),
+            "lease": _slider("lease", check_number("lease", lease, low=4.5, high=20.0), 4.5, 20.0, 0.5,
+                             continuous=False, fmt=".1f"),
+            "c1_work": _slider("c1 works", check_number("c1_work", c1_work, low=0.5, high=20.0), 0.5, 20.0, 0.5,
+                               continuous=False, fmt=".1f"),
+            "c2_work": _slider("c2 works", check_number("c2_work", c2_work, low=0.5, high=10.0), 0.5, 10.0, 0.5,
+                               continuous=False, fmt=".1f"),
+            "mean_work": _slider("mean work", check_number("mean_work", mean_work, low=0.5, high=10.0), 0.5, 10.0,
+                                 0.5, continuous=False, fmt=".1f"),
+            "seed": _seed(check_int("seed", seed, high=1_000_000)),
+        }
+        self.report: Report | None = None
+        self.result: LeaseStats | None = None
+        self.kept = KeptDiagram(4)
+        self._many_runs = Memo(lease_stats)
+        super().__init__(controls)
+
+    def not_applicable(self, values: Mapping[str, Any]) -> dict[str, str]:
+        if values["c1_work"] + _LEASE_HOPS < values["lease"]:
+            return {"c2_work": "c2 never holds the message: c1's ack (its work and four hops) arrives within the lease"}
+        return {}
+
+    def compute(self, values: dict[str, Any]) -> Figure:
+        report = lease_run(lease=values["lease"], c1_work=values["c1_work"], c2_work=values["c2_work"],
+                           fencing=values["fencing"])
+        self.report = report
+        self.text = lease_text(report)
+        # (c1's and c2's work times change the drawn message only)
+        self.result = self._many_runs(lease=values["lease"], mean_work=values["mean_work"], fencing=values["fencing"],
+                                  seed=values["seed"])
+        self.stats = self.result.text()
+        holders = len(lease_holds(report))
+        refused = sum(e.kind == "note" and e.node == "store" for e in report.trace)
+        title = (f"lease {values['lease']:g}, c1 works {values['c1_work']:g}: "
+                 + ("one lease" if holders == 1 else f"{holders} leases"
+                    + (", two working at once" if working_at_once(report) else ""))
+                 + f", {report.effects} effect{'s' if report.effects != 1 else ''}"
+                 + (f", {refused} write{'s' if refused != 1 else ''} refused" if refused else ""))
+        return self.kept.draw(report, title=title, plot=5.0, footer=self.stats, nodes=["receiver", "c1", "c2", "store"])
+
+    def dynamic(self, fig: Figure) -> list[Any]:
+        return self.kept.dynamic()
+
+    def _show(self, text: str, stats: str) -> None:
+        self.summary.value = _pre(text)  # the rates are in the figure, under the diagram
+
+    def stamps(self, fig: Figure) -> list[tuple[Any, Any]]:
+        return self.kept.stamps()
 
 
 def _wrap(text: str, width: int = 100) -> str:
@@ -537,4 +940,5 @@ def _native_size() -> w.Layout:
     return w.Layout(align_self="flex-start", max_width="100%", height="auto")
 
 
-PANELS: dict[str, Callable[..., _Panel]] = {"outcome": OutcomePanel, "sweep": SweepPanel, "diagram": DiagramPanel}
+PANELS: dict[str, Callable[..., _Panel]] = {"outcome": OutcomePanel, "sweep": SweepPanel, "diagram": DiagramPanel,
+                                            "crash point": CrashPointPanel, "lease": LeasePanel}
