@@ -29,6 +29,7 @@ and an atomic block it interrupted never commits, whatever the protocol's code c
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, MutableMapping
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -51,11 +52,12 @@ class Payload:
     protocol invents.
     """
 
-    __slots__ = ("content", "logical")
+    __slots__ = ("content", "logical", "_id")
 
-    def __init__(self, content: Any, logical: int) -> None:
+    def __init__(self, content: Any, logical: int, _id: str | None = None) -> None:
         self.content = content
         self.logical = logical
+        self._id = _id  # the id the application gave this message ("m7"), for the body it handed over
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Payload) and other.content == self.content
@@ -232,7 +234,7 @@ class Durable(MutableMapping):
     see them at once); a crash or an exception discards them.
     """
 
-    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost")
+    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost", "_undo", "_reordered")
 
     def __init__(self, host: "Host") -> None:
         self._data: dict = {}
@@ -240,6 +242,10 @@ class Durable(MutableMapping):
         self._host = host
         self._reads: list = []     # (key, box, the copy handed out, time, where): to catch lost changes
         self._lost: dict = {}      # key -> warning, for changes made in place and never written back
+        # A node that cannot crash (see QuickAtomic) writes through inside atomic(): key -> the value it
+        # had before the block (_DELETED: none), in the order the block first touched the keys.
+        self._undo: dict | None = None
+        self._reordered = False    # the block deleted a key: its commit must restore the store's order
 
     def _value(self, key: Hashable) -> Any:
         if not self._host.up:
@@ -291,21 +297,32 @@ class Durable(MutableMapping):
         return key in self._data
 
     def __setitem__(self, key: Hashable, value: Any) -> None:
-        self._host.check_awake()
-        key = _key_copy(key, "self.durable key")
+        host = self._host
+        if not host.up:
+            raise Crashed()
+        kind = type(key)
+        if not (kind in _ATOMS or kind is tuple and len(key) == 2 and type(key[0]) in _ATOMS
+                and type(key[1]) in _ATOMS):  # ("done", msg_id): the common key, checked at once
+            key = _key_copy(key, "self.durable key")
         if type(value) in _ATOMS:
-            stored, mutable = value, False
+            stored = value
         else:
             stored, mutable = _store_copy(value, f"self.durable[{_short(key)}]")
-        if mutable:
-            stored = _Box(stored)
+            if mutable:
+                stored = _Box(stored)
         if self._reads:
             self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
         if self._pending is not None:
             self._pending[key] = stored
         else:
-            self._data[key] = stored
-        self._host.point("write", key)
+            data = self._data
+            undo = self._undo
+            if undo is not None and key not in undo:
+                undo[key] = data.get(key, _DELETED)
+            data[key] = stored
+        host.points += 1
+        if host.watch:
+            host.at_point("write", key)
 
     def setdefault(self, key: Hashable, default: Any = None) -> Any:
         if key not in self:
@@ -313,7 +330,9 @@ class Durable(MutableMapping):
         return self[key]
 
     def __delitem__(self, key: Hashable) -> None:
-        self._host.check_awake()
+        host = self._host
+        if not host.up:
+            raise Crashed()
         if key not in self:
             raise KeyError(key)
         if self._reads:
@@ -321,8 +340,53 @@ class Durable(MutableMapping):
         if self._pending is not None:
             self._pending[key] = _DELETED
         else:
+            undo = self._undo
+            if undo is not None:
+                if key not in undo:
+                    undo[key] = self._data[key]
+                self._reordered = True
             del self._data[key]
-        self._host.point("delete", key)
+        host.points += 1
+        if host.watch:
+            host.at_point("delete", key)
+
+    # -- a write-through transaction (QuickAtomic) --------------------------------------------
+    def _before_block(self) -> dict:
+        """What the store held when the write-through block began."""
+        before = dict(self._data)
+        for key, old in self._undo.items():
+            if old is _DELETED:
+                before.pop(key, None)
+            else:
+                before[key] = old
+        return before
+
+    def _commit_through(self) -> None:
+        if self._reordered:  # as a pending transaction commits: the store's keys, then new ones in order
+            after, data = self._before_block(), self._data
+            for key in self._undo:
+                value = data.get(key, _DELETED)
+                if value is _DELETED:
+                    after.pop(key, None)
+                else:
+                    after[key] = value
+            data.clear()
+            data.update(after)
+        self._undo, self._reordered = None, False
+
+    def _roll_back_through(self) -> None:
+        data, undo = self._data, self._undo
+        if self._reordered:
+            before = self._before_block()
+            data.clear()
+            data.update(before)
+        else:
+            for key, old in undo.items():
+                if old is _DELETED:
+                    data.pop(key, None)
+                else:
+                    data[key] = old
+        self._undo, self._reordered = None, False
 
     def _merged(self) -> dict:
         if self._pending is None:
@@ -389,25 +453,12 @@ class Node:
     def on_timer(self, key: Hashable) -> None:
         """A timer expired. The default ignores it."""
 
-    # -- what a node knows ---------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self._host.name
-
-    @property
-    def now(self) -> float:
-        """Simulated time."""
-        return self._host.engine.now
-
-    @property
-    def durable(self) -> Durable:
-        """Durable state: survives crashes (see ``atomic()``)."""
-        return self._host.durable
-
-    @property
-    def peer(self) -> str | None:
-        """The node that sent the message or ack being handled (None elsewhere)."""
-        return self._host.peer
+    # -- what a node knows (read through C-level getters: protocols read these often) ----------
+    name = property(attrgetter("_host.name"), doc="This node's name.")
+    now = property(attrgetter("_host.engine.now"), doc="Simulated time.")
+    durable = property(attrgetter("_host.durable"), doc="Durable state: survives crashes (see ``atomic()``).")
+    peer = property(attrgetter("_host.peer"),
+                    doc="The node that sent the message or ack being handled (None elsewhere).")
 
     # -- steps ---------------------------------------------------------------------------
     def send(self, to: str, msg_id: Hashable, body: Any) -> None:
@@ -442,6 +493,55 @@ class Node:
     def note(self, text: str) -> None:
         """Write a note in the trace (shown on sequence diagrams); not a step."""
         self._host.note(text)
+
+
+class QuickAtomic:
+    """``atomic()`` for a node that cannot crash (no fault can strike it, nothing is traced, watched or
+    budgeted): writes and effects go straight to the store and the count, with an undo log that an
+    exception rolls back. What the node and the report see is what ``Atomic`` gives
+    (tests/test_fast_path.py compares whole reports); only a crash could tell the two apart, and none
+    can strike. One per host, reused: nested blocks join the outer one."""
+
+    __slots__ = ("_host", "depth", "applied")
+
+    def __init__(self, host: "Host") -> None:
+        self._host = host
+        self.depth = 0
+        self.applied: list = []   # the effects of the block (logical messages), for a rollback
+
+    def __call__(self) -> "QuickAtomic":  # installed as the node's atomic()
+        return self
+
+    def __enter__(self) -> "QuickAtomic":
+        host = self._host
+        if not host.up:
+            raise Crashed()
+        if self.depth == 0:
+            host.durable._undo = {}
+            self.applied = []
+            host.points += 1  # begin
+        self.depth += 1
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.depth -= 1
+        host = self._host
+        if self.depth:
+            if exc_type is None and not host.up:
+                raise Crashed()
+            return False
+        if exc_type is not None or not host.up:
+            applied, self.applied = self.applied, []
+            host.durable._roll_back_through()
+            host.undo_effects(applied)
+            host.rolled_back(len(applied), exc_type if exc_type is not None else Crashed)
+            if exc_type is None:
+                raise Crashed()
+            return False
+        host.durable._commit_through()
+        self.applied = []
+        host.points += 1  # commit
+        return False
 
 
 class Atomic:
