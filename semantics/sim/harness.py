@@ -24,7 +24,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Hashable, Sequence
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any
 
 from .budgets import (HALTED, LINE_BUDGET, STEP_BUDGET, Budgets, LineCounter, Runaway, Watchdog, WallClock,
@@ -65,7 +65,7 @@ class Host:
 
     __slots__ = ("run", "engine", "name", "index", "factory", "node", "up", "incarnation", "timers",
                  "durable", "pending_effects", "peer", "points", "strikes", "crash_at", "backlog",
-                 "current", "current_logical", "labels", "watch", "at_point", "mortal", "ledger",
+                 "current", "current_logical", "labels", "watch", "at_point", "dice", "mortal", "ledger",
                  "entry_points", "crash_p", "quick_atomic")
 
     def __init__(self, run: "_Run", name: str, index: int, factory: NodeFactory) -> None:
@@ -98,6 +98,8 @@ class Host:
         only_dice = self.crash_p and not (self.crash_at or self.labels is not None or run.oracle is not None
                                           or run.budgets is not None)
         self.at_point = self.random_point if only_dice else self.watch_point
+        # only dice, and no cap on crashes: the steps draw inline (see random_point)
+        self.dice = bool(only_dice and run.max_random is None)
         self.mortal = self.watch or name in faults.crash_times     # may crash, or is traced
         self.quick_atomic: QuickAtomic | None = None
 
@@ -106,7 +108,18 @@ class Host:
         """Pass a crash point: count it and, if faults or labels are on, see whether to crash."""
         self.points += 1
         if self.watch:
-            self.at_point(what, key)
+            if self.dice:
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point(what, key)
+
+    def strike(self) -> None:
+        """A random crash strikes at the crash point just passed."""
+        run = self.run
+        run.random_crashes += 1
+        run.crash(self, point=self.points - 1)
+        raise Crashed()
 
     def watch_point(self, what: str, key: Any) -> None:
         k = self.points - 1
@@ -181,7 +194,11 @@ class Host:
             run.transmit(self, dst, DATA, msg_id, body, logical)
         self.points += 1
         if self.watch:
-            self.at_point("send", msg_id)
+            if self.dice:  # (random_point, inlined: the only test at most crash points of a crashing run)
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point("send", msg_id)
 
     def ack(self, msg_id: Hashable, to: str | None = None) -> None:
         if not self.up:
@@ -193,7 +210,10 @@ class Host:
         dst = run.hosts.get(target)
         if dst is None:
             raise ValueError(f"ack(to={target!r}): {run.no_node(target, listed=False)}")
-        logical = run.logical_for(msg_id)
+        if msg_id is self.current and self.current_logical is not None and not run.explicit:
+            logical = self.current_logical  # acking the message being handled, by its application id
+        else:
+            logical = run.logical_for(msg_id)
         if run.fast:
             p = run.link.ack_loss
             if p == 0.0 or (p < 1.0 and run.random() >= p):
@@ -205,7 +225,11 @@ class Host:
             run.transmit(self, dst, ACK, msg_id, None, logical)
         self.points += 1
         if self.watch:
-            self.at_point("ack", msg_id)
+            if self.dice:  # (random_point, inlined: the only test at most crash points of a crashing run)
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point("ack", msg_id)
 
     def set_timer(self, key: Hashable, after: float) -> None:
         if not self.up:
@@ -215,7 +239,7 @@ class Host:
         elif not after > 0 or after == math.inf:
             check_number("set_timer(after)", after, low=0.0, low_open=True)
         run = self.run
-        token = next(run.tokens)
+        token = next(run.order)  # its event's order number is its token (unique in the run)
         old = self.timers.get(key)
         self.timers[key] = token
         if run.trace is not None:  # which message the timer is about: its key, or the message being handled
@@ -225,10 +249,14 @@ class Host:
             if logical is None and _hashable(self.current):
                 logical = run.logical_for(self.current)
             run.timer_logical[token] = logical
-        heappush(run.queue, (self.engine.now + after, next(run.order), run.fire_timer, (self, key, token)))
+        heappush(run.queue, (self.engine.now + after, token, run.fire_timer, (self, key, token)))
         self.points += 1
         if self.watch:
-            self.at_point("set_timer", key)
+            if self.dice:  # (random_point, inlined: the only test at most crash points of a crashing run)
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point("set_timer", key)
 
     def cancel_timer(self, key: Hashable) -> None:
         if not self.up:
@@ -238,7 +266,11 @@ class Host:
             self.run.timer_logical.pop(token, None)
         self.points += 1
         if self.watch:
-            self.at_point("cancel_timer", key)
+            if self.dice:  # (random_point, inlined: the only test at most crash points of a crashing run)
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point("cancel_timer", key)
 
     def apply(self, body: Payload) -> int:
         if not self.up:
@@ -255,7 +287,11 @@ class Host:
                 self.quick_atomic.applied.append(body.logical)
         self.points += 1
         if self.watch:
-            self.at_point("apply", body)
+            if self.dice:  # (random_point, inlined: the only test at most crash points of a crashing run)
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point("apply", body)
         return receipt
 
     def record_effect(self, body: Payload) -> int:
@@ -346,7 +382,6 @@ class _Run:
         self.timer_logical: dict[int, int | None] = {}  # live timer token -> logical message (traced runs)
         self.next_logical = 0
         self.wires = 0
-        self.tokens = itertools.count(1)  # every timer set in the run gets its own token
         self.crashes = 0
         self.random_crashes = 0
         self.hosts = {name: Host(self, name, i, factory) for i, (name, factory) in enumerate(nodes.items())}
@@ -359,6 +394,9 @@ class _Run:
         self.random = self.engine.rng.random
         self.queue = self.engine.queue
         self.order = self.engine.order
+        # One bound method each, made once: the quick loop (run_quick) recognises events by identity.
+        self.arrive_data, self.arrive_ack = _Run.arrive_data.__get__(self), _Run.arrive_ack.__get__(self)
+        self.fire_timer = _Run.fire_timer.__get__(self)
 
     # -- which message an id names -----------------------------------------------------------
     def name_message(self, msg_id: Hashable, body: Payload) -> None:
@@ -494,7 +532,23 @@ class _Run:
                 self.deliveries.small[logical] += 1
             except ValueError:
                 self.deliveries.more(logical)
-        if dst.watch:
+        if dst.dice:  # invoke(), inlined for a node that only random crashes can strike
+            dst.peer = src
+            dst.current = msg_id
+            dst.current_logical = logical if logical is not None and msg_id is body._id else None
+            dst.points += 1
+            try:
+                if self.random() < dst.crash_p:  # the crash point on entering the handler
+                    dst.strike()
+                dst.node.on_message(msg_id, body)
+            except Crashed:
+                pass
+            except (Exception, SystemExit) as exc:  # protocol code is untrusted (sys.exit() too)
+                dst.peer = None
+                self.fail(dst, "on_message", (msg_id, body), exc)
+            dst.peer = None
+            handled = dst.up
+        elif dst.watch:
             handled = self.invoke(dst, "on_message", (msg_id, body), src,
                                   logical if logical is not None and msg_id is body._id else None)
         else:  # the same as invoke(), inlined: this is the simulator's hottest path
@@ -557,7 +611,10 @@ class _Run:
             self.effect_counts
         logical_for, name_message = self.logical_for, self.name_message
         loss, ack_loss, delay = self.link.loss, self.link.ack_loss, self.delay
-        arrive_data, arrive_ack, fire_timer, tokens = self.arrive_data, self.arrive_ack, self.fire_timer, self.tokens
+        sure, maybe = loss == 0.0, loss < 1.0              # arrives for sure; may arrive (draw)
+        ack_sure, ack_maybe = ack_loss == 0.0, ack_loss < 1.0
+        arrive_data, arrive_ack, fire_timer = self.arrive_data, self.arrive_ack, self.fire_timer
+        inf = math.inf
         name, timers, submits = host.name, host.timers, host is self.submit_host
         transaction = host.quick_atomic
 
@@ -565,8 +622,11 @@ class _Run:
             dst = hosts.get(to)
             if dst is None:
                 host.send(to, msg_id, body)  # raises the error that names the nodes
-            if type(body) is Payload and body.logical is not None:
-                logical = body.logical
+            logical = body.logical if type(body) is Payload else None
+            if logical is None:
+                if submits:
+                    run.other_attempts += 1
+            else:
                 if msg_id is body._id:  # the application's id: no entry to keep
                     sent[logical] = 1
                     if explicit:
@@ -578,11 +638,7 @@ class _Run:
                         attempt_counts[logical] += 1
                     except ValueError:
                         attempts.more(logical)
-            else:
-                logical = None
-                if submits:
-                    run.other_attempts += 1
-            if loss == 0.0 or (loss < 1.0 and random() >= loss):
+            if sure or (maybe and random() >= loss):
                 heappush(queue, (engine.now + delay, next(order), arrive_data, (name, dst, msg_id, body, logical, 0)))
             host.points += 1
 
@@ -594,16 +650,15 @@ class _Run:
                 logical = host.current_logical  # acking the message being handled, by its application id
             else:
                 logical = logical_for(msg_id)
-            if ack_loss == 0.0 or (ack_loss < 1.0 and random() >= ack_loss):
+            if ack_sure or (ack_maybe and random() >= ack_loss):
                 heappush(queue, (engine.now + delay, next(order), arrive_ack, (name, dst, msg_id, logical, 0)))
             host.points += 1
 
         def set_timer(key: Hashable, after: float) -> None:
-            if type(after) is not float or not 0.0 < after < math.inf:
+            if type(after) is not float or not 0.0 < after < inf:
                 after = check_number("set_timer(after)", after, low=0.0, low_open=True)
-            token = next(tokens)
-            timers[key] = token
-            heappush(queue, (engine.now + after, next(order), fire_timer, (host, key, token)))
+            timers[key] = token = next(order)
+            heappush(queue, (engine.now + after, token, fire_timer, (host, key, token)))
             host.points += 1
 
         def cancel_timer(key: Hashable) -> None:
@@ -629,7 +684,7 @@ class _Run:
             return receipt
 
         return {"send": send, "ack": ack, "set_timer": set_timer, "cancel_timer": cancel_timer, "apply": apply,
-                "atomic": transaction}
+                "atomic": itertools.repeat(transaction).__next__}  # atomic() returns the host's block, at C speed
 
     # -- nodes -----------------------------------------------------------------------------
     def invoke(self, host: Host, method: str, args: tuple, peer: str | None = None,
@@ -820,6 +875,127 @@ class _Run:
         if host.up:
             self.crash(host, when=when)
 
+    def run_quick(self) -> None:
+        """``Engine.run(on_idle)`` for a run on the fast path (untraced, unobserved, a plain link), with the
+        handling of the events of nodes that cannot crash inlined into the loop: what ``arrive_data``,
+        ``arrive_ack``, ``fire_timer`` and ``on_idle`` do for them, without a call per event. A node that
+        may crash, and any other event, goes through those methods. (tests/test_fast_path.py holds
+        the reports to the general path's, field for field.)"""
+        engine = self.engine
+        queue, background, pop = self.queue, engine.background, heappop
+        budget, count = engine.max_events, engine.events
+        arrive_data, arrive_ack, fire_timer = self.arrive_data, self.arrive_ack, self.fire_timer
+        deliveries, handled, acked = self.deliveries.small, self.handled.small, self.acked.small
+        submit_host, n, stop_and_wait = self.submit_host, self.n, self.interval is None
+        default_contents = self.contents is None
+        fail = self.fail
+        try:
+            while True:
+                while queue:
+                    if background and background[0] <= queue[0]:
+                        time, _, fn, arg = pop(background)
+                    else:
+                        time, _, fn, arg = pop(queue)
+                    engine.now = time
+                    count += 1
+                    if count > budget:
+                        raise EventBudgetExceeded(budget)
+                    if fn is fire_timer:
+                        host, key, token = arg
+                        timers = host.timers
+                        if timers.get(key) != token:
+                            continue  # cancelled, replaced, or set before a crash
+                        if host.watch:
+                            fn(arg)
+                            continue
+                        del timers[key]
+                        host.peer = None
+                        host.current = key
+                        host.current_logical = None
+                        host.points += 1
+                        try:
+                            host.node.on_timer(key)
+                        except Crashed:
+                            pass
+                        except (Exception, SystemExit) as exc:  # protocol code is untrusted (sys.exit() too)
+                            fail(host, "on_timer", (key,), exc)
+                    elif fn is arrive_data:
+                        src, dst, msg_id, body, logical, _ = arg
+                        if dst.watch or not dst.up:
+                            fn(arg)
+                            continue
+                        if logical is None:
+                            counted = False
+                            dst.current_logical = None
+                        else:
+                            counted = dst is not submit_host
+                            if counted:
+                                try:
+                                    deliveries[logical] += 1
+                                except ValueError:
+                                    self.deliveries.more(logical)
+                            dst.current_logical = logical if msg_id is body._id else None
+                        dst.peer = src
+                        dst.current = msg_id
+                        dst.points += 1
+                        try:
+                            dst.node.on_message(msg_id, body)
+                        except Crashed:
+                            counted = False
+                        except (Exception, SystemExit) as exc:
+                            fail(dst, "on_message", (msg_id, body), exc)
+                        dst.peer = None
+                        if counted:
+                            try:
+                                handled[logical] += 1
+                            except ValueError:
+                                self.handled.more(logical)
+                    elif fn is arrive_ack:
+                        src, dst, msg_id, logical, _ = arg
+                        if dst.watch or not dst.up:
+                            fn(arg)
+                            continue
+                        if logical is not None and dst is submit_host:
+                            acked[logical] = 1
+                        dst.peer = src
+                        dst.current = msg_id
+                        dst.current_logical = None
+                        dst.points += 1
+                        try:
+                            dst.node.on_ack(msg_id)
+                        except Crashed:
+                            pass
+                        except (Exception, SystemExit) as exc:
+                            fail(dst, "on_ack", (msg_id,), exc)
+                        dst.peer = None
+                    else:
+                        fn(arg)
+                # nothing in flight: stop-and-wait submits the next message (on_idle)
+                logical = self.next_logical
+                if not (logical < n and stop_and_wait and default_contents and submit_host.up
+                        and not submit_host.watch):
+                    engine.events = count
+                    if not self.on_idle():
+                        return
+                    count = engine.events
+                    continue
+                self.next_logical = logical + 1
+                msg_id = "m%d" % (logical + 1)  # submit(), inlined
+                body = _new(Payload)
+                body.content, body.logical, body._id = "op %d" % (logical + 1), logical, msg_id
+                submit_host.peer = None
+                submit_host.current = msg_id
+                submit_host.current_logical = None
+                submit_host.points += 1
+                try:
+                    submit_host.node.on_send(msg_id, body)
+                except Crashed:
+                    pass
+                except (Exception, SystemExit) as exc:
+                    fail(submit_host, "on_send", (msg_id, body), exc)
+        finally:
+            engine.events = min(count, budget)
+
     def fire_timer(self, arg: tuple) -> None:
         host, key, token = arg
         timers = host.timers  # a crash empties it; every timer has its own token
@@ -854,7 +1030,8 @@ class _Run:
         msg_id = "m%d" % (logical + 1)
         contents = self.contents
         content = "op %d" % (logical + 1) if contents is None else contents[logical]
-        body = Payload(content, logical, msg_id)
+        body = _new(Payload)  # (Payload(content, logical, msg_id) without a Python-level __init__)
+        body.content, body.logical, body._id = content, logical, msg_id
         if self.trace is not None:
             if contents is None or _is_immutable(content):
                 self.trace.add(self.engine.now, host.index, KIND["submit"], self.values.code(msg_id), logical,
@@ -891,7 +1068,23 @@ class _Run:
         logical = self.next_logical
         if logical < self.n and self.interval is None:
             self.next_logical = logical + 1
-            self.submit(logical)
+            host = self.submit_host
+            if host.watch or self.trace is not None or not host.up or self.contents is not None:
+                self.submit(logical)
+                return True
+            msg_id = "m%d" % (logical + 1)  # submit(), inlined for the common case
+            body = _new(Payload)
+            body.content, body.logical, body._id = "op %d" % (logical + 1), logical, msg_id
+            host.peer = None
+            host.current = msg_id
+            host.current_logical = None
+            host.points += 1
+            try:
+                host.node.on_send(msg_id, body)
+            except Crashed:
+                pass
+            except (Exception, SystemExit) as exc:  # protocol code is untrusted (sys.exit() too)
+                self.fail(host, "on_send", (msg_id, body), exc)
             return True
         if self.late_copies:
             now = self.engine.now
@@ -959,7 +1152,10 @@ class _Run:
                     self.start(host)
                 if self.interval is not None and self.n:
                     self.submit_next()
-                self.engine.run(self.on_idle, after_event)
+                if self.fast and after_event is None:
+                    self.run_quick()
+                else:
+                    self.engine.run(self.on_idle, after_event)
             except _Stop:
                 pass  # status and problem were set by fail() or stop_runaway()
             except Runaway:
@@ -1068,6 +1264,7 @@ class _Run:
 
 _STEPS = ("send", "ack", "set_timer", "cancel_timer", "apply", "atomic")
 _NONZERO = bytes([0] + [1] * 255)
+_new = object.__new__
 
 
 def _hashable(key: Any) -> bool:

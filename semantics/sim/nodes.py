@@ -301,28 +301,30 @@ class Durable(MutableMapping):
         if not host.up:
             raise Crashed()
         kind = type(key)
-        if not (kind in _ATOMS or kind is tuple and len(key) == 2 and type(key[0]) in _ATOMS
-                and type(key[1]) in _ATOMS):  # ("done", msg_id): the common key, checked at once
+        if kind is not str and not (kind is tuple and len(key) == 2 and type(key[0]) in _ATOMS
+                                    and type(key[1]) in _ATOMS):  # ("done", msg_id): the common key
             key = _key_copy(key, "self.durable key")
-        if type(value) in _ATOMS:
-            stored = value
-        else:
+        stored = value
+        if type(value) not in _ATOMS:
             stored, mutable = _store_copy(value, f"self.durable[{_short(key)}]")
             if mutable:
                 stored = _Box(stored)
         if self._reads:
             self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
-        if self._pending is not None:
-            self._pending[key] = stored
-        else:
-            data = self._data
+        if self._pending is None:
             undo = self._undo
             if undo is not None and key not in undo:
-                undo[key] = data.get(key, _DELETED)
-            data[key] = stored
+                undo[key] = self._data.get(key, _DELETED)
+            self._data[key] = stored
+        else:
+            self._pending[key] = stored
         host.points += 1
         if host.watch:
-            host.at_point("write", key)
+            if host.dice:
+                if host.run.random() < host.crash_p:
+                    host.strike()
+            else:
+                host.at_point("write", key)
 
     def setdefault(self, key: Hashable, default: Any = None) -> Any:
         if key not in self:
@@ -348,7 +350,11 @@ class Durable(MutableMapping):
             del self._data[key]
         host.points += 1
         if host.watch:
-            host.at_point("delete", key)
+            if host.dice:
+                if host.run.random() < host.crash_p:
+                    host.strike()
+            else:
+                host.at_point("delete", key)
 
     # -- a write-through transaction (QuickAtomic) --------------------------------------------
     def _before_block(self) -> dict:
@@ -372,7 +378,7 @@ class Durable(MutableMapping):
                     after[key] = value
             data.clear()
             data.update(after)
-        self._undo, self._reordered = None, False
+        self._reordered = False
 
     def _roll_back_through(self) -> None:
         data, undo = self._data, self._undo
@@ -500,47 +506,55 @@ class QuickAtomic:
     budgeted): writes and effects go straight to the store and the count, with an undo log that an
     exception rolls back. What the node and the report see is what ``Atomic`` gives
     (tests/test_fast_path.py compares whole reports); only a crash could tell the two apart, and none
-    can strike. One per host, reused: nested blocks join the outer one."""
+    can strike. One per host, reused (the simulator's hottest block: no allocation per use); nested
+    blocks join the outer one."""
 
-    __slots__ = ("_host", "depth", "applied")
+    __slots__ = ("_host", "depth", "applied", "undo")
 
     def __init__(self, host: "Host") -> None:
         self._host = host
         self.depth = 0
         self.applied: list = []   # the effects of the block (logical messages), for a rollback
-
-    def __call__(self) -> "QuickAtomic":  # installed as the node's atomic()
-        return self
+        self.undo: dict = {}      # the durable store's undo log (Durable._undo) while a block is open
 
     def __enter__(self) -> "QuickAtomic":
+        if self.depth:
+            self.depth += 1
+            return self
         host = self._host
         if not host.up:
             raise Crashed()
-        if self.depth == 0:
-            host.durable._undo = {}
-            self.applied = []
-            host.points += 1  # begin
-        self.depth += 1
+        host.durable._undo = self.undo
+        self.depth = 1
+        host.points += 1  # begin
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        self.depth -= 1
+        depth = self.depth = self.depth - 1
         host = self._host
-        if self.depth:
+        if depth == 0 and exc_type is None and host.up:  # commit: the writes are in place already
+            durable = host.durable
+            if durable._reordered:
+                durable._commit_through()
+            durable._undo = None
+            if self.undo:
+                self.undo.clear()
+            if self.applied:
+                self.applied.clear()
+            host.points += 1  # commit
+            return False
+        if depth:
             if exc_type is None and not host.up:
                 raise Crashed()
             return False
-        if exc_type is not None or not host.up:
-            applied, self.applied = self.applied, []
-            host.durable._roll_back_through()
-            host.undo_effects(applied)
-            host.rolled_back(len(applied), exc_type if exc_type is not None else Crashed)
-            if exc_type is None:
-                raise Crashed()
-            return False
-        host.durable._commit_through()
-        self.applied = []
-        host.points += 1  # commit
+        applied = list(self.applied)
+        self.applied.clear()
+        host.durable._roll_back_through()
+        self.undo.clear()
+        host.undo_effects(applied)
+        host.rolled_back(len(applied), exc_type if exc_type is not None else Crashed)
+        if exc_type is None:
+            raise Crashed()
         return False
 
 
@@ -555,17 +569,25 @@ class Atomic:
 
     def __enter__(self) -> "Atomic":
         host = self._host
-        host.check_awake()
-        if host.durable._pending is None:  # nested blocks join the outer transaction
+        if not host.up:
+            raise Crashed()
+        durable = host.durable
+        if durable._pending is None:  # nested blocks join the outer transaction
             self._outer = True
-            host.durable._pending = {}
+            durable._pending = {}
             host.pending_effects = []
-            try:
-                host.point("begin", None)
-            except BaseException as exc:  # a crash right after begin: __exit__ will not run
-                host.durable._pending, host.pending_effects = None, None
-                host.rolled_back(0, type(exc))
-                raise
+            host.points += 1  # begin
+            if host.watch:
+                try:
+                    if host.dice:
+                        if host.run.random() < host.crash_p:
+                            host.strike()
+                    else:
+                        host.at_point("begin", None)
+                except BaseException as exc:  # a crash right after begin: __exit__ will not run
+                    durable._pending, host.pending_effects = None, None
+                    host.rolled_back(0, type(exc))
+                    raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
