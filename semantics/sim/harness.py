@@ -1193,8 +1193,7 @@ class _Run:
         lost = effects.count(0)
         once = effects.count(1)
         acked = self.acked.count(True)
-        applied = bytes(effects.small).translate(_NONZERO)  # 1 where a message took effect
-        applied_and_acked = (int.from_bytes(applied, "little") & int.from_bytes(self.acked.small, "little")).bit_count()
+        applied_and_acked = _both(effects.small, self.acked.small)
         contents = self.contents
         return Report(
             n_messages=n, lost=lost, once=once, duplicated=n - lost - once,
@@ -1264,6 +1263,16 @@ class _Run:
 
 _STEPS = ("send", "ack", "set_timer", "cancel_timer", "apply", "atomic")
 _NONZERO = bytes([0] + [1] * 255)
+
+
+def _both(counts: bytearray, flags: bytearray) -> int:
+    """How many messages have a nonzero count and the flag (0/1 bytes), in chunks (a few kilobytes at a time)."""
+    both = 0
+    for start in range(0, len(counts), 4096):
+        end = start + 4096
+        applied = counts[start:end].translate(_NONZERO)  # 1 where the count is nonzero
+        both += (int.from_bytes(applied, "little") & int.from_bytes(flags[start:end], "little")).bit_count()
+    return both
 _new = object.__new__
 
 

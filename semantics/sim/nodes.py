@@ -234,7 +234,7 @@ class Durable(MutableMapping):
     see them at once); a crash or an exception discards them.
     """
 
-    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost", "_undo", "_reordered")
+    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost", "_undo", "_reordered", "_order")
 
     def __init__(self, host: "Host") -> None:
         self._data: dict = {}
@@ -246,6 +246,7 @@ class Durable(MutableMapping):
         # had before the block (_DELETED: none), in the order the block first touched the keys.
         self._undo: dict | None = None
         self._reordered = False    # the block deleted a key: its commit must restore the store's order
+        self._order: list = []     # ... the store's keys, in order, when it first deleted one
 
     def _value(self, key: Hashable) -> Any:
         if not self._host.up:
@@ -344,9 +345,10 @@ class Durable(MutableMapping):
         else:
             undo = self._undo
             if undo is not None:
+                if not self._reordered:
+                    self._order, self._reordered = list(self._data), True
                 if key not in undo:
                     undo[key] = self._data[key]
-                self._reordered = True
             del self._data[key]
         host.points += 1
         if host.watch:
@@ -358,12 +360,13 @@ class Durable(MutableMapping):
 
     # -- a write-through transaction (QuickAtomic) --------------------------------------------
     def _before_block(self) -> dict:
-        """What the store held when the write-through block began."""
-        before = dict(self._data)
-        for key, old in self._undo.items():
-            if old is _DELETED:
-                before.pop(key, None)
-            else:
+        """What the store held when the write-through block began, in its order (the keys in order as
+        they were before the block's first delete: no key had left the store yet)."""
+        data, undo = self._data, self._undo
+        before = {}
+        for key in (self._order if self._reordered else data):
+            old = undo[key] if key in undo else data[key]
+            if old is not _DELETED:
                 before[key] = old
         return before
 
@@ -378,7 +381,7 @@ class Durable(MutableMapping):
                     after[key] = value
             data.clear()
             data.update(after)
-        self._reordered = False
+        self._reordered, self._order = False, []
 
     def _roll_back_through(self) -> None:
         data, undo = self._data, self._undo
@@ -392,7 +395,7 @@ class Durable(MutableMapping):
                     data.pop(key, None)
                 else:
                     data[key] = old
-        self._undo, self._reordered = None, False
+        self._undo, self._reordered, self._order = None, False, []
 
     def _merged(self) -> dict:
         if self._pending is None:
