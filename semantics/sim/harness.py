@@ -666,20 +666,16 @@ class _Run:
             host.points += 1
 
         def apply(body: Payload) -> int:
-            if type(body) is not Payload:
-                host.apply(body)  # raises the error that says what apply takes
-            if host.pending_effects is not None:  # a general atomic block (a class that overrides atomic)
-                host.pending_effects.append(body)
-                receipt = host.ledger + len(host.pending_effects)
-            else:
-                logical = body.logical
-                try:
-                    effect_counts[logical] += 1
-                except ValueError:
-                    effects.more(logical)
-                host.ledger = receipt = host.ledger + 1
-                if transaction.depth:
-                    transaction.applied.append(logical)
+            if type(body) is not Payload or host.pending_effects is not None:
+                return host.apply(body)  # the error that says what apply takes; a class's own atomic block
+            logical = body.logical
+            try:
+                effect_counts[logical] += 1
+            except ValueError:
+                effects.more(logical)
+            host.ledger = receipt = host.ledger + 1
+            if transaction.depth:
+                transaction.applied.append(logical)
             host.points += 1
             return receipt
 

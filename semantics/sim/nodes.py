@@ -533,19 +533,26 @@ class QuickAtomic:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None and self.depth == 1:
+            host = self._host
+            if host.up:  # commit: the writes are in place already
+                durable = host.durable
+                if durable._reordered:
+                    durable._commit_through()
+                durable._undo = None
+                if self.undo:
+                    self.undo.clear()
+                if self.applied:
+                    self.applied.clear()
+                self.depth = 0
+                host.points += 1  # commit
+                return False
+        return self._leave(exc_type)
+
+    def _leave(self, exc_type: type | None) -> bool:
+        """The end of a nested block, or of a block an exception (or a stop) cut short: roll back."""
         depth = self.depth = self.depth - 1
         host = self._host
-        if depth == 0 and exc_type is None and host.up:  # commit: the writes are in place already
-            durable = host.durable
-            if durable._reordered:
-                durable._commit_through()
-            durable._undo = None
-            if self.undo:
-                self.undo.clear()
-            if self.applied:
-                self.applied.clear()
-            host.points += 1  # commit
-            return False
         if depth:
             if exc_type is None and not host.up:
                 raise Crashed()
