@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -70,3 +70,35 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     close = [by_folded[folded]] if folded in by_folded else difflib.get_close_matches(folded, list(by_folded), n=1,
                                                                                        cutoff=0.75)
     return f" (did you mean {by_folded.get(close[0], close[0])!r}?)" if close else ""
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """A yes/no switch: True or False only (a string such as "no" would otherwise read as true)."""
+    if type(value) is not bool:
+        hint = ""
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in ("no", "false", "off", "0", "n"):
+                hint = " (did you mean False?)"
+            elif word in ("yes", "true", "on", "1", "y"):
+                hint = " (did you mean True?)"
+        elif isinstance(value, numbers.Integral) and value in (0, 1):
+            hint = f" (did you mean {bool(value)}?)"
+        raise TypeError(f"{name} must be True or False, got {_show(value)} of type {type(value).__name__}{hint}")
+    return value
+
+
+def check_sequence(name: str, value: Any, *, what: str = "values") -> list:
+    """An ordered collection (list, tuple, range...) as a list; a string, a set (no order), a mapping
+    or a single value is refused with a TypeError that says what was expected."""
+    if isinstance(value, (str, bytes, bytearray)):
+        raise TypeError(f"{name} must be a sequence of {what} (a list or tuple), got the string {_show(value)}")
+    if isinstance(value, (set, frozenset)):
+        raise TypeError(f"{name} must be a sequence of {what} in order (a list or tuple), got a "
+                        f"{type(value).__name__}, which has no order: {_show(value)}")
+    if isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a sequence of {what} (a list or tuple), got a mapping {_show(value)}")
+    if not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a sequence of {what} (a list or tuple), got {_show(value)} of type "
+                        f"{type(value).__name__}")
+    return list(value)

@@ -106,10 +106,12 @@ class OverridesSend(RetryingSender):
         super().send(to, msg_id, body)
 
 
-@pytest.mark.parametrize("faults", [None, Faults(crash_prob=0.05, nodes=("receiver", "store"))], ids=["none", "random"])
-def test_three_nodes_and_overridden_steps_agree(faults):
+@pytest.mark.parametrize("random", [False, True], ids=["none", "random"])
+def test_three_nodes_and_overridden_steps_agree(random):
     link = Link(loss=0.2, ack_loss=0.2)
+    faults = Faults(crash_prob=0.05, nodes=("receiver", "store")) if random else None
     same(*both(RetryingSender, Relay, others={"store": Store}, n_messages=80, link=link, faults=faults, seed=5))
+    faults = Faults(crash_prob=0.05, nodes=("receiver",)) if random else None
     same(*both(OverridesSend, ProcessThenAckReceiver, n_messages=80, link=link, faults=faults, seed=5))
 
 
@@ -138,3 +140,73 @@ def test_stopped_runs_agree():
     untraced, traced = both(PingPong, ProcessThenAckReceiver, n_messages=3, max_events=500, seed=1)
     assert untraced.status == "event budget"
     same(untraced, traced)
+
+
+# -- the quick loop and the write-through atomic block -----------------------------------------------------
+
+
+class Bookkeeper(Node):
+    """Atomic blocks that write, delete, nest, apply twice and sometimes fail and are caught; records what
+    it reads after each block (what a node sees is part of what both paths must agree on)."""
+
+    log: list = []
+
+    def on_start(self):
+        self.seen = 0
+
+    def on_message(self, msg_id, body):
+        self.seen += 1
+        n = self.seen
+        try:
+            with self.atomic():
+                self.durable[("last",)] = msg_id
+                if n % 3 == 0 and "old" in self.durable:
+                    del self.durable["old"]                # a delete inside a block: the store's order matters
+                self.durable["old"] = [n, msg_id]
+                receipt = self.apply(body)
+                with self.atomic():                        # nested: joins the outer block
+                    self.durable[("count", n % 4)] = n
+                    if n % 5 == 0:
+                        self.apply(body)
+                if n % 7 == 0:
+                    raise RuntimeError("roll it all back")
+        except RuntimeError:
+            receipt = -1
+        self.log.append((self.name, msg_id, receipt, list(self.durable.items())))
+        if n % 2 == 0:
+            self.durable.pop(("count", 1), None)
+        self.ack(msg_id)
+
+
+@pytest.mark.parametrize("interval", [None, 0.8])
+def test_the_write_through_block_is_held_to_the_transaction(interval):
+    # untraced: the quick loop, quick steps and QuickAtomic; traced: the general path, every write pending
+    runs = []
+    for trace in (False, True):
+        Bookkeeper.log = []
+        report = run(RetryingSender, Bookkeeper, n_messages=120, link=Link(loss=0.2, ack_loss=0.2), seed=4,
+                     interval=interval, trace=trace, wall_clock=None)
+        runs.append((report, list(Bookkeeper.log)))
+    (untraced, quick_log), (traced, general_log) = runs
+    same(untraced, traced)
+    assert quick_log == general_log and any(r == -1 for _, _, r, _ in quick_log)  # some blocks rolled back
+
+
+def test_fast_runs_take_the_quick_loop(monkeypatch):
+    from semantics.sim.harness import _Run
+    calls = []
+    original = _Run.run_quick
+    monkeypatch.setattr(_Run, "run_quick", lambda self: calls.append(1) or original(self))
+    run(RetryingSender, DeduplicatingReceiver, n_messages=5, link=Link(loss=0.3))                  # quick
+    run(RetryingSender, DeduplicatingReceiver, n_messages=5, link=Link(loss=0.3), trace=True)      # general
+    run(RetryingSender, DeduplicatingReceiver, n_messages=5, link=Link(jitter=1.0))                # general
+    run(RetryingSender, DeduplicatingReceiver, n_messages=5, observe=lambda s: None)               # engine.run
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("max_crashes", [None, 2])
+def test_inline_crash_dice_draw_as_the_general_path_does(max_crashes):
+    # a node only random crashes can strike draws inline (none of the labels a traced run writes)
+    faults = Faults(crash_prob=0.08, nodes=("sender", "receiver"), max_crashes=max_crashes)
+    for receiver in (DeduplicatingReceiver, WindowedDedupReceiver, Bookkeeper):
+        same(*both(RetryingSender, receiver, n_messages=80, link=Link(loss=0.2, ack_loss=0.2), faults=faults, seed=9))

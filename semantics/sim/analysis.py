@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from .checker import SEMANTICS
-from ..validation import check_choice, check_int, check_probability
+from ..validation import check_choice, check_flag, check_int, check_probability
 
 KEYS = ("lost", "once", "duplicated", "effects", "attempts", "acked", "indefinite", "indefinite_applied")
 
@@ -147,6 +147,7 @@ def agreement(name: str, closed_form: float, simulated: float, variance: float, 
     ``moments``). Every quantity here is a count or a fraction, so the interval is clipped at 0;
     with ``probability`` it is clipped to [0, 1]."""
     check_int("n", n, low=1)
+    check_flag("probability", probability)
     low, high = confidence_interval(closed_form, variance, n, level)
     low = max(low, 0.0)
     if probability:

@@ -1,8 +1,12 @@
 """Counted budgets for untrusted protocol code: how much work one run, and one handler call, may do.
 
-A run that keeps scheduling events stops at its event budget (``run(max_events=...)``). With
-``run(budgets=Budgets(...))`` two more limits apply, both counted, never timed, so that where a run
-stops is the same on an idle machine and a busy one:
+A run that keeps scheduling events stops at its event budget (``run(max_events=...)``). A plain run
+also stops a handler call that never returns, by counting: the ``Watchdog`` looks at the call under way
+twice a second, and one that is still running is watched from then on, line by line, until it returns or
+runs more than 100,000 lines of protocol code. Calls that return (all of them, in a run of trusted
+code, however large the run) cost nothing. With ``run(budgets=Budgets(...))`` every handler call is
+counted from its start (slower), so that where a run stops is the same on an idle machine and a busy
+one, line for line:
 
 - *steps per handler call* (send, ack, set_timer, apply, durable writes...): a handler that loops
   while sending or writing;
@@ -21,8 +25,11 @@ from __future__ import annotations
 
 import linecache
 import os
+import signal
 import sys
 import sysconfig
+import threading
+import time
 from dataclasses import dataclass
 from types import CodeType, FrameType
 from typing import Any, Callable
@@ -137,3 +144,133 @@ class LineCounter:
                 self.left = 0
                 self.trip(LINE_BUDGET if self.start_left == self.budgets.lines else RUN_LINE_BUDGET, frame)
         return self._line
+
+
+# -- the watchdog of plain runs ----------------------------------------------------------------------
+
+
+class WallClock(BaseException):
+    """Raised into a handler call that ran no line of protocol code for ``blocked`` seconds (it sleeps,
+    or waits on I/O): the only limit that reads the clock, because a sleep cannot be counted."""
+
+    def __init__(self, frame: FrameType | None, where: str) -> None:
+        super().__init__(where)
+        self.frame, self.where = frame, where
+
+
+_HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
+
+
+class Watchdog:
+    """Stops a handler call of a plain run that never returns, at no cost to the calls that return.
+
+    Every ``PERIOD`` seconds of real time (SIGALRM, in the main thread) it looks at the handler call under
+    way. A call it saw on its previous look too is watched from then on: its lines of protocol code are
+    counted (as ``LineCounter`` counts), and at ``lines`` more it calls ``runaway(LINE_BUDGET, frame,
+    call)``, which raises ``Runaway`` into it. A call that stays in one place without running a line (it
+    sleeps, or waits on I/O) gets ``WallClock`` after ``blocked`` more seconds. ``lines=None``: count
+    nothing (a run with ``Budgets`` counts every call itself); both None: the watchdog does nothing.
+    """
+
+    PERIOD = 0.5
+
+    def __init__(self, runaway: Callable[[str, FrameType, FrameType], None], *, lines: int | None,
+                 blocked: float | None) -> None:
+        self.runaway, self.lines, self.blocked = runaway, lines, blocked
+        self.armed = ((lines is not None or blocked is not None) and hasattr(signal, "setitimer")
+                      and threading.current_thread() is threading.main_thread())
+        self.seen: FrameType | None = None      # the call under way at the previous look
+        self.watched: FrameType | None = None   # the call being counted
+        self.since = 0.0
+        self.left = 0
+        self.previous_trace: Any = None
+        self.codes: dict[CodeType, bool] = {}
+
+    def __enter__(self) -> "Watchdog":
+        if self.armed:
+            self.previous = signal.signal(signal.SIGALRM, self._look)
+            self.previous_timer = signal.setitimer(signal.ITIMER_REAL, self.PERIOD, self.PERIOD)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+            if self.previous_timer[0]:  # someone else's timer (an outer run): let it go on
+                signal.setitimer(signal.ITIMER_REAL, *self.previous_timer)
+        if self.watched is not None:
+            self._unwatch()
+        self.seen = None
+
+    # -- looking ----------------------------------------------------------------------------------
+    @staticmethod
+    def handler_frame(frame: FrameType | None) -> FrameType | None:
+        """The outermost frame of protocol code below the simulator's (the handler the simulator
+        called), or None when no handler is running."""
+        outer = None
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if filename == _HARNESS:
+                if outer is not None:  # (below the handler: a step the protocol called)
+                    return outer
+            elif is_protocol_file(filename):
+                outer = frame
+            frame = frame.f_back
+        return None
+
+    def _look(self, signum: int, frame: FrameType | None) -> None:
+        call = self.handler_frame(frame)
+        if call is None or (self.watched is not None and call is not self.watched):
+            if self.watched is not None:
+                self._unwatch()
+            self.seen = None
+            return
+        if call is self.watched:
+            if self.blocked is not None and time.monotonic() - self.since > self.blocked:
+                if frame is not None and is_protocol_file(frame.f_code.co_filename):
+                    where = protocol_line(frame)
+                    raise WallClock(call, f" (line {where[1]}: {where[2]})" if where else "")
+                signal.setitimer(signal.ITIMER_REAL, 0.01, self.PERIOD)  # raise only into protocol code
+            return
+        if call is not self.seen:
+            self.seen = call
+            return
+        self._watch(call, frame)
+
+    def _watch(self, call: FrameType, frame: FrameType | None) -> None:
+        """Count the lines of ``call`` from now on (and of the protocol frames it calls)."""
+        self.watched, self.since, self.left = call, time.monotonic(), self.lines or 0
+        if self.lines is None:
+            return  # a budgeted run counts lines itself: only the blocked limit applies
+        self.previous_trace = sys.gettrace()
+        sys.settrace(self._call)
+        while frame is not None:  # the frames already running get the line counter too
+            if is_protocol_file(frame.f_code.co_filename):
+                frame.f_trace = self._line
+            if frame is call:
+                break
+            frame = frame.f_back
+
+    def _unwatch(self) -> None:
+        if self.lines is not None:
+            sys.settrace(self.previous_trace)
+        self.watched = None
+
+    def _call(self, frame: FrameType, event: str, arg: Any) -> Any:
+        code = frame.f_code
+        mine = self.codes.get(code)
+        if mine is None:
+            mine = self.codes[code] = is_protocol_file(code.co_filename)
+        return self._line if mine else None
+
+    def _line(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "line":
+            self.left -= 1
+            if self.left < 0:
+                self.left = 0
+                self.runaway(LINE_BUDGET, frame, self.watched)
+        elif event == "return" and frame is self.watched:
+            self._unwatch()
+            return None
+        return self._line
+

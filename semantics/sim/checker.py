@@ -9,10 +9,11 @@ acknowledged, which may or may not have taken effect.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Hashable
 
-from ..validation import check_choice
+from ..validation import check_choice, check_int
 
 SEMANTICS = ("at-most-once", "at-least-once", "exactly-once")
 
@@ -58,6 +59,192 @@ class MessageOutcome:
     @property
     def outcome(self) -> str:
         return "lost" if self.effects == 0 else "once" if self.effects == 1 else "duplicated"
+
+
+# -- per-message counts, a byte each -------------------------------------------------------------------
+
+
+class _Column(Sequence):
+    """A read-only column of per-message values; equal to any sequence with the same values."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"message index {index} out of range for {n} messages")
+        return self._at(index + n if index < 0 else index)
+
+    def _at(self, i: int) -> Any:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator:
+        return map(self._at, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (str, bytes)) or not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self)!r})"
+
+
+class Tally(_Column):
+    """One count per logical message in a byte (a ``bytearray``: what a run of millions of messages can
+    afford), exact beyond 255: the few larger counts are kept in a dict. The simulator increments
+    ``small[i]`` itself and calls ``more(i)`` when the byte is full (``ValueError``)."""
+
+    __slots__ = ("small", "big")
+
+    def __init__(self, n: int = 0) -> None:
+        self.small = bytearray(n)
+        self.big: dict[int, int] = {}
+
+    def more(self, i: int) -> None:
+        """One more for message ``i`` whose byte holds 255."""
+        self.big[i] = self.big.get(i, 255) + 1
+
+    def less(self, i: int) -> None:
+        """One fewer for message ``i`` (an effect rolled back)."""
+        big = self.big.get(i)
+        if big is None:
+            self.small[i] -= 1
+        elif big == 256:
+            del self.big[i]
+        else:
+            self.big[i] = big - 1
+
+    def set(self, i: int, value: int) -> None:
+        if value < 255:
+            self.small[i] = value
+            self.big.pop(i, None)
+        else:
+            self.small[i] = 255
+            if value > 255:
+                self.big[i] = value
+            else:
+                self.big.pop(i, None)
+
+    def __len__(self) -> int:
+        return len(self.small)
+
+    def _at(self, i: int) -> int:
+        value = self.small[i]
+        return self.big.get(i, 255) if value == 255 else value
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.small) if not self.big else map(self._at, range(len(self.small)))
+
+    def count(self, value: Any) -> int:
+        if type(value) is int and 0 <= value < 255:
+            return self.small.count(value)
+        return sum(1 for v in self if v == value)
+
+    def total(self) -> int:
+        return sum(self.small) + sum(v - 255 for v in self.big.values())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Tally):
+            return self.small == other.small and self.big == other.big
+        return super().__eq__(other)
+
+    __hash__ = _Column.__hash__
+
+
+class Flags(_Column):
+    """One yes/no per logical message, a byte each (0 or 1)."""
+
+    __slots__ = ("small",)
+
+    def __init__(self, n: int = 0) -> None:
+        self.small = bytearray(n)
+
+    def __len__(self) -> int:
+        return len(self.small)
+
+    def _at(self, i: int) -> bool:
+        return self.small[i] != 0
+
+    def count(self, value: Any) -> int:
+        ones = len(self.small) - self.small.count(0)
+        return ones if value else len(self.small) - ones
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Flags):
+            return self.small == other.small
+        return super().__eq__(other)
+
+    __hash__ = _Column.__hash__
+
+
+class Numbered(_Column):
+    """The application's message ids ("m1", "m2"...) or default contents ("op 1"...), made when read."""
+
+    __slots__ = ("form", "n")
+
+    def __init__(self, form: str, n: int) -> None:
+        self.form, self.n = form, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _at(self, i: int) -> str:
+        return self.form % (i + 1)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Numbered):
+            return self.form == other.form and self.n == other.n
+        return super().__eq__(other)
+
+    __hash__ = _Column.__hash__
+
+
+def message_id(logical: int) -> str:
+    """The id the application gives logical message ``logical`` (0-based): "m1", "m2"..."""
+    return "m%d" % (logical + 1)
+
+
+def default_content(logical: int) -> str:
+    return "op %d" % (logical + 1)
+
+
+def canonical_index(msg_id: str) -> int | None:
+    """The logical message whose application id is ``msg_id`` ("m7" -> 6), or None for any other text."""
+    digits = msg_id[1:]
+    if msg_id[:1] == "m" and digits.isascii() and digits.isdigit() and digits[0] != "0":
+        return int(digits) - 1
+    return None
+
+
+class Outcomes(_Column):
+    """``Report.messages()``: one ``MessageOutcome`` per logical message, made when read (a run of a
+    million messages keeps a few bytes per message, not a million objects)."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: tuple) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def _at(self, i: int) -> "MessageOutcome":
+        ids, contents, attempts, deliveries, handled, effects, acked = self.columns
+        return MessageOutcome(i, ids[i], contents[i], attempts[i], deliveries[i], handled[i], effects[i],
+                              bool(acked[i]))
+
+
+OUTCOMES_KEPT = 100_000  # simulate() keeps per-message outcomes up to this many messages unless asked
+
+
+class OutcomesNotKept(ValueError):
+    """Raised by ``Report.messages()`` (and what needs it) when the run kept only counts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,31 +309,57 @@ class Report:
     crashes: int
     end_time: float
     points: dict[str, int]
-    trace: tuple[Event, ...] | None = field(repr=False, default=None)
-    _per_message: tuple = field(repr=False, default=())
+    trace: Sequence[Event] | None = field(repr=False, default=None)  # a tuple, or a compact ``trace.Trace``
+    # per message (ids, contents, attempts, deliveries, handled, effects, acked): sequences, or None when
+    # the run kept only counts (see ``messages()``)
+    _per_message: tuple | None = field(repr=False, default=())
     labels: dict[str, tuple[str, ...]] = field(repr=False, default_factory=dict)  # crash point -> label (traced runs)
     error_trace: str | None = field(repr=False, default=None)
     # values read from self.durable, changed in place and never written back (the change was lost)
     warnings: tuple[str, ...] = field(repr=False, default=())
     details: RunDetails | None = field(repr=False, default=None, compare=False)
+    # without per-message outcomes: the first message (by index) that broke each invariant, found as the
+    # run went (what ``violations`` reports)
+    _first_broken: dict[str, "MessageOutcome"] | None = field(repr=False, default=None, compare=False)
 
     @property
     def ok(self) -> bool:
         """True when the run finished normally (protocol code neither raised nor ran away)."""
         return self.status == "ok"
 
-    def messages(self) -> list[MessageOutcome]:
-        ids, contents, attempts, deliveries, handled, effects, acked = self._per_message
-        return [MessageOutcome(i, ids[i], contents[i], attempts[i], deliveries[i], handled[i],
-                               effects[i], acked[i]) for i in range(self.n_messages)]
+    @property
+    def has_outcomes(self) -> bool:
+        """Whether this report kept what happened to each message (``messages()``), not only the counts."""
+        return bool(self._per_message) or self.n_messages == 0
+
+    def messages(self) -> Sequence[MessageOutcome]:
+        """What happened to each logical message, in order (a sequence made as it is read)."""
+        if not self._per_message:
+            if self.n_messages == 0:
+                return ()
+            raise OutcomesNotKept(
+                f"this report of {self.n_messages:,} messages kept only the counts, not what happened to each "
+                f"message: simulate() keeps them for runs of up to {OUTCOMES_KEPT:,} messages (they cost about "
+                "5 bytes a message); run it again with outcomes=True to keep them")
+        return Outcomes(self._per_message)
 
     def message(self, logical: int) -> MessageOutcome:
+        """What happened to logical message ``logical`` (0-based: message "m1" is 0)."""
+        if self.n_messages == 0:
+            raise ValueError("logical: this run has no messages")
+        check_int("logical", logical, low=0, high=self.n_messages - 1)
         return self.messages()[logical]
 
     def violations(self, semantic: str) -> list[Violation]:
         """Every invariant that ``semantic`` requires and this run broke (first message each)."""
         check_choice("semantic", semantic, SEMANTICS)
         found = []
+        if not self._per_message and self._first_broken is not None:
+            for name in REQUIRED[semantic]:
+                m = self._first_broken.get(name)
+                if m is not None:
+                    found.append(Violation(name, m.logical, m.msg_id, _breaks(name, m)))
+            return found
         for name in REQUIRED[semantic]:
             for m in self.messages():
                 why = _breaks(name, m)

@@ -21,7 +21,7 @@ class Faults:
     """Which nodes crash, when, and how soon they restart.
 
     crash_prob:    probability of a crash at each crash point of a node in ``nodes``.
-    nodes:         the nodes ``crash_prob`` applies to.
+    nodes:         the nodes ``crash_prob`` applies to (run() checks they are nodes of the run).
     crash_at:      node -> crash point numbers at which that node crashes.
     crash_times:   node -> simulated times at which that node crashes (if it is up).
     restart_after: time from a crash to the restart; ``None``: a crashed node stays down.
@@ -39,6 +39,10 @@ class Faults:
         object.__setattr__(self, "crash_prob", check_probability("crash_prob", self.crash_prob))
         if isinstance(self.nodes, str):
             object.__setattr__(self, "nodes", (self.nodes,))
+        elif isinstance(self.nodes, Mapping) or not isinstance(self.nodes, Iterable):
+            raise TypeError(f"nodes must be a node name or a sequence of node names such as ('receiver',), "
+                            f"got {self.nodes!r}")
+        # (checked against the run's node names by run(): a misspelled node would never crash)
         object.__setattr__(self, "nodes", tuple(_check_name("nodes", n) for n in self.nodes))
         object.__setattr__(self, "crash_at", {
             _check_name("crash_at", node): frozenset(check_int(f"crash_at[{node!r}] point", k)

@@ -4,62 +4,75 @@ executed on the engine, with the checker counting what happened to every message
 ``run(sender, receiver, n_messages=...)`` is the one entry point; ``simulate`` (the facade)
 calls it with the reference protocols. Protocol code is untrusted: an exception, a run that
 keeps scheduling events forever, or a handler that never returns ends the run with a report
-(``Report.status`` and ``Report.problem``) instead of an exception or a hung kernel. With
-``budgets`` the limits are counted (steps and lines of protocol code per handler call), so that a
-run stops at the same point on any machine; with ``choices`` an oracle decides every
-nondeterministic point (``semantics.sim.choices``). Neither costs anything when absent: the short
-paths (``quick_steps``, the inlined reference protocols) run only without them.
+(``Report.status`` and ``Report.problem``) instead of an exception or a hung kernel. The limits
+count (events, steps, lines of protocol code), never the run's real time, so a large run of trusted
+code takes as long as it needs (see ``budgets``). With ``choices`` an oracle decides every
+nondeterministic point (``semantics.sim.choices``).
+
+What a run keeps grows slowly with its size: per message a handful of bytes (``checker.Tally``), no
+object; the ids the application gives ("m7") are made when needed and recognised by their form; a
+traced run stores its events compactly (``trace``). The short paths (``quick_steps``, ``QuickAtomic``,
+the inlined reference protocols) run only where nothing can crash, be traced, budgeted or decided
+by an oracle, and give the very report of the general path (tests/test_fast_path.py).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from heapq import heappush
-import signal
+import os
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Hashable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
-from .budgets import (HALTED, LINE_BUDGET, STEP_BUDGET, Budgets, LineCounter, Runaway, is_protocol_file,
+from .budgets import (HALTED, LINE_BUDGET, STEP_BUDGET, Budgets, LineCounter, Runaway, Watchdog, WallClock,
                       protocol_line)
-from .checker import Event, Report, RunDetails
+from .budgets import is_protocol_file
+from .checker import Flags, Numbered, OUTCOMES_KEPT, Report, RunDetails, Tally, canonical_index, message_id
 from .choices import DELAY, DELIVER, DUPLICATE, LATE, LOSE, OUTAGE, Oracle, Replay
 from .engine import Engine, EventBudgetExceeded
 from .faults import NO_FAULTS, Faults
 from .network import DELIVERED, LOST, PARTITIONED, Link
-from .nodes import DEAD, Crashed, Durable, Node, Payload, _crashed_step, freeze
+from .nodes import DEAD, Crashed, Durable, Node, Payload, QuickAtomic, _crashed_step, freeze
 from .state import InFlight, NodeState, Snapshot, copied, encode
-from ..validation import check_int, check_number
+from .trace import (FATE, KIND, LITERAL, MESSAGE, T_CONTENT, T_CRASH_POINT, T_INCARNATION, T_LITERAL, T_REPR,
+                    T_SCHEDULED, T_TEXT, BYTES_PER_EVENT, LabelLog, Trace, Values, _is_immutable, label, show)
+from ..validation import check_flag, check_int, check_number, check_sequence, did_you_mean
 
 SENDER, RECEIVER = "sender", "receiver"
 DATA, ACK = "data", "ack"
 NodeFactory = Callable[[], Node]
+
+# A traced run keeps every event: refused up front when its estimate exceeds what memory allows.
+TRACE_BYTES_PER_MESSAGE = 500  # a generous estimate for a retrying protocol (measured: 300-450)
+TRACE_MEMORY_LIMIT = 2 * 1024 ** 3
+
+_SEND, _RECEIVE, _DOWN, _EFFECT = KIND["send"], KIND["receive"], KIND["down"], KIND["effect"]
 
 
 class _Stop(Exception):
     """Ends a run early: protocol code raised."""
 
 
-class _WallClock(BaseException):
-    """Raised by the alarm when protocol code runs too long in real time."""
-
-
+class _TraceFull(Exception):
+    """Raised between events when a traced run's trace outgrows the memory allowed it."""
 
 
 class Host:
     """Runs one node: its current incarnation, timers, durable state and crash points."""
 
-    __slots__ = ("run", "engine", "name", "factory", "node", "up", "incarnation", "timers",
+    __slots__ = ("run", "engine", "name", "index", "factory", "node", "up", "incarnation", "timers",
                  "durable", "pending_effects", "peer", "points", "strikes", "crash_at", "backlog",
-                 "handler", "current", "point_labels", "watch", "mortal", "ledger", "entry_points")
+                 "current", "current_logical", "labels", "watch", "at_point", "dice", "mortal", "ledger",
+                 "entry_points", "crash_p", "quick_atomic")
 
-    def __init__(self, run: "_Run", name: str, factory: NodeFactory) -> None:
+    def __init__(self, run: "_Run", name: str, index: int, factory: NodeFactory) -> None:
         self.run = run
         self.engine = run.engine
         self.name = name
+        self.index = index          # its number in the trace
         self.factory = factory
         self.node: Node | None = None
         self.up = False
@@ -70,53 +83,81 @@ class Host:
         self.ledger = 0  # effects this node has committed (its database's ledger: survives crashes)
         self.peer: str | None = None
         self.points = 0
-        self.strikes = run.faults.strikes(name)
-        self.crash_at = run.faults.crash_at.get(name, frozenset())
+        faults = run.faults
+        self.crash_p = faults.crash_prob if faults.crash_prob and name in faults.nodes else 0.0
+        self.crash_at = faults.crash_at.get(name, frozenset())
+        self.strikes = bool(self.crash_p or self.crash_at)
         self.backlog: list[int] = []
-        self.handler = ""
         self.current: Hashable = None
-        self.point_labels: list[str] | None = [] if run.trace is not None else None
+        self.current_logical: int | None = None  # set when ``current`` is the application's id of that message
+        self.labels: LabelLog | None = LabelLog(run.values) if run.trace is not None else None
         self.entry_points = 0  # points when the current handler call started (the step budget)
         # slow path at crash points: faults, labels, a choice oracle or budgets to count
-        self.watch = bool(self.strikes or self.point_labels is not None or run.oracle is not None
+        self.watch = bool(self.strikes or self.labels is not None or run.oracle is not None
                           or run.budgets is not None)
-        self.mortal = self.watch or name in run.faults.crash_times     # may crash, or is traced
+        only_dice = self.crash_p and not (self.crash_at or self.labels is not None or run.oracle is not None
+                                          or run.budgets is not None)
+        self.at_point = self.random_point if only_dice else self.watch_point
+        # only dice, and no cap on crashes: the steps draw inline (see random_point)
+        self.dice = bool(only_dice and run.max_random is None)
+        self.mortal = self.watch or name in faults.crash_times     # may crash, or is traced
+        self.quick_atomic: QuickAtomic | None = None
 
     # -- crash points ----------------------------------------------------------------------
     def point(self, what: str, key: Any) -> None:
         """Pass a crash point: count it and, if faults or labels are on, see whether to crash."""
         self.points += 1
         if self.watch:
-            self.watch_point(what, key)
+            if self.dice:
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point(what, key)
+
+    def strike(self) -> None:
+        """A random crash strikes at the crash point just passed."""
+        run = self.run
+        run.random_crashes += 1
+        run.crash(self, point=self.points - 1)
+        raise Crashed()
 
     def watch_point(self, what: str, key: Any) -> None:
         k = self.points - 1
         run = self.run
-        if self.point_labels is not None:
-            if type(self.handler) is tuple:  # written out once per handler call, when first needed
-                self.handler = _handler(self.handler)
-            self.point_labels.append(_label(self.handler, what, key))
+        if self.labels is not None:
+            self.labels.point(what, key)
         if run.budgets is not None and self.points - self.entry_points > run.budgets.steps:
             run.trip(STEP_BUDGET, None)
         if run.oracle is not None:
             index = run.decisions
             run.decisions = index + 1
             if run.oracle.crash(index, run.engine.now, self.name) and self.up:
-                run.crash(self, f"crash point {k}: {_label(self.handler, what, key)}")
+                run.crash(self, point=k)
                 raise Crashed()
         if self.strikes and (k in self.crash_at or self._random_crash()):
-            run.crash(self, f"crash point {k}: {_label(self.handler, what, key)}")
+            run.crash(self, point=k)
             raise Crashed()
+
+    def random_point(self, what: str, key: Any) -> None:
+        """``watch_point`` when only random crashes can strike here (no label, oracle, budget or
+        numbered crash): the same draw, in the same order, at less cost."""
+        run = self.run
+        if run.max_random is not None and run.random_crashes >= run.max_random:
+            return
+        if run.random() >= self.crash_p:
+            return
+        run.random_crashes += 1
+        run.crash(self, point=self.points - 1)
+        raise Crashed()
 
     def _random_crash(self) -> bool:
         """Draw a random crash at this point (crash_prob), within the run's max_crashes."""
         run = self.run
-        faults = run.faults
-        if not (faults.crash_prob and self.name in faults.nodes):
+        if not self.crash_p:
             return False
-        if faults.max_crashes is not None and run.random_crashes >= faults.max_crashes:
+        if run.max_random is not None and run.random_crashes >= run.max_random:
             return False
-        if run.engine.rng.random() >= faults.crash_prob:
+        if run.random() >= self.crash_p:
             return False
         run.random_crashes += 1
         return True
@@ -132,13 +173,16 @@ class Host:
         run = self.run
         dst = run.hosts.get(to)
         if dst is None:
-            raise ValueError(f"send(to={to!r}): no node named {to!r}; nodes are {', '.join(map(repr, run.hosts))}")
+            raise ValueError(f"send(to={to!r}): {run.no_node(to)}")
         logical = body.logical if type(body) is Payload else None
         if logical is not None:
-            run.logical_of[msg_id] = logical  # so that an ack of msg_id, from any node, names its message
+            run.name_message(msg_id, body)  # so that an ack of msg_id, from any node, names its message
         if self is run.submit_host:
             if logical is not None:
-                run.attempts[logical] += 1
+                try:
+                    run.attempt_counts[logical] += 1
+                except ValueError:
+                    run.attempts.more(logical)
             else:
                 run.other_attempts += 1
         if run.fast:
@@ -150,7 +194,11 @@ class Host:
             run.transmit(self, dst, DATA, msg_id, body, logical)
         self.points += 1
         if self.watch:
-            self.watch_point("send", msg_id)
+            if self.dice:  # (random_point, inlined: the only test at most crash points of a crashing run)
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point("send", msg_id)
 
     def ack(self, msg_id: Hashable, to: str | None = None) -> None:
         if not self.up:
@@ -161,20 +209,27 @@ class Host:
             raise ValueError("ack(msg_id) outside on_message needs to=<node name>")
         dst = run.hosts.get(target)
         if dst is None:
-            raise ValueError(f"ack(to={target!r}): no node named {target!r}")
+            raise ValueError(f"ack(to={target!r}): {run.no_node(target, listed=False)}")
+        if msg_id is self.current and self.current_logical is not None and not run.explicit:
+            logical = self.current_logical  # acking the message being handled, by its application id
+        else:
+            logical = run.logical_for(msg_id)
         if run.fast:
             p = run.link.ack_loss
             if p == 0.0 or (p < 1.0 and run.random() >= p):
                 heappush(run.queue, (self.engine.now + run.delay, next(run.order), run.arrive_ack,
-                                     (self.name, dst, msg_id, run.logical_of.get(msg_id), 0)))
+                                     (self.name, dst, msg_id, logical, 0)))
         else:
-            logical = run.logical_of.get(msg_id)
-            if logical is not None and self is not run.submit_host:
+            if logical is not None and self is not run.submit_host and run.acks_sent is not None:
                 run.acks_sent[logical] += 1
             run.transmit(self, dst, ACK, msg_id, None, logical)
         self.points += 1
         if self.watch:
-            self.watch_point("ack", msg_id)
+            if self.dice:  # (random_point, inlined: the only test at most crash points of a crashing run)
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point("ack", msg_id)
 
     def set_timer(self, key: Hashable, after: float) -> None:
         if not self.up:
@@ -184,24 +239,38 @@ class Host:
         elif not after > 0 or after == math.inf:
             check_number("set_timer(after)", after, low=0.0, low_open=True)
         run = self.run
-        token = next(run.tokens)
+        token = next(run.order)  # its event's order number is its token (unique in the run)
+        old = self.timers.get(key)
         self.timers[key] = token
         if run.trace is not None:  # which message the timer is about: its key, or the message being handled
-            logical_of = run.logical_of
-            run.timer_logical[token] = logical_of.get(key, logical_of.get(self.current) if _hashable(self.current)
-                                                      else None)
-        heappush(run.queue, (self.engine.now + after, next(run.order), run.fire_timer, (self, key, token)))
+            if old is not None:
+                run.timer_logical.pop(old, None)
+            logical = run.logical_for(key)
+            if logical is None and _hashable(self.current):
+                logical = run.logical_for(self.current)
+            run.timer_logical[token] = logical
+        heappush(run.queue, (self.engine.now + after, token, run.fire_timer, (self, key, token)))
         self.points += 1
         if self.watch:
-            self.watch_point("set_timer", key)
+            if self.dice:  # (random_point, inlined: the only test at most crash points of a crashing run)
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point("set_timer", key)
 
     def cancel_timer(self, key: Hashable) -> None:
         if not self.up:
             raise Crashed()
-        self.timers.pop(key, None)
+        token = self.timers.pop(key, None)
+        if token is not None and self.run.trace is not None:
+            self.run.timer_logical.pop(token, None)
         self.points += 1
         if self.watch:
-            self.watch_point("cancel_timer", key)
+            if self.dice:  # (random_point, inlined: the only test at most crash points of a crashing run)
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point("cancel_timer", key)
 
     def apply(self, body: Payload) -> int:
         if not self.up:
@@ -212,53 +281,55 @@ class Host:
         if self.pending_effects is not None:
             self.pending_effects.append(body)
             receipt = self.ledger + len(self.pending_effects)
-        elif self.run.trace is None:
-            self.run.effects[body.logical] += 1
-            self.ledger = receipt = self.ledger + 1
         else:
             receipt = self.record_effect(body)
+            if self.quick_atomic is not None and self.quick_atomic.depth:
+                self.quick_atomic.applied.append(body.logical)
         self.points += 1
         if self.watch:
-            self.watch_point("apply", body)
+            if self.dice:  # (random_point, inlined: the only test at most crash points of a crashing run)
+                if self.run.random() < self.crash_p:
+                    self.strike()
+            else:
+                self.at_point("apply", body)
         return receipt
 
     def record_effect(self, body: Payload) -> int:
         """Count one committed effect; its receipt is its position in this node's ledger."""
         run = self.run
-        run.effects[body.logical] += 1
+        logical = body.logical
+        try:
+            run.effect_counts[logical] += 1
+        except ValueError:
+            run.effects.more(logical)
         self.ledger = receipt = self.ledger + 1
         if run.trace is not None:
-            run.trace.append(Event(self.engine.now, self.name, "effect", self.current, body.logical,
-                                   text=repr(body.content), receipt=receipt))
+            values = run.values
+            if values._is_body(body):
+                text, aux = T_CONTENT, -1
+            else:
+                text, aux = T_TEXT, values.text(repr(body.content))
+            run.trace.add(self.engine.now, self.index, _EFFECT, values.code(self.current), logical, wire=receipt,
+                          text=text, aux=aux)
         return receipt
 
+    def undo_effects(self, logicals: list) -> None:
+        """Take back effects counted by a write-through atomic block that rolled back."""
+        effects = self.run.effects
+        for logical in logicals:
+            effects.less(logical)
+        self.ledger -= len(logicals)
+
     def rolled_back(self, n_effects: int, exc_type: type) -> None:
-        if self.run.trace is not None:
+        run = self.run
+        if run.trace is not None:
             why = "crash" if exc_type is Crashed else exc_type.__name__
-            self.run.trace.append(Event(self.engine.now, self.name, "rollback",
-                                        text=f"atomic block rolled back ({why}): {n_effects} effect(s) undone"))
+            run.record(self, "rollback", text=f"atomic block rolled back ({why}): {n_effects} effect(s) undone")
 
     def note(self, text: str) -> None:
-        if self.run.trace is not None:
-            self.run.trace.append(Event(self.engine.now, self.name, "note", text=str(text)))
-
-
-def _handler(handler: tuple) -> str:
-    method, args = handler
-    return f"{method}({', '.join(map(_show, args))})"
-
-
-def _label(handler: Any, what: str, key: Any) -> str:
-    if isinstance(handler, tuple):
-        handler = _handler(handler)
-    if what == "enter":
-        return f"on entering {handler}"
-    if key is None:
-        return f"after {what} in {handler}"
-    try:
-        return f"after {what}({key!r}) in {handler}"
-    except Exception:  # a protocol's key with a broken repr
-        return f"after {what}({_show(key)}) in {handler}"
+        run = self.run
+        if run.trace is not None:
+            run.record(self, "note", text=str(text))
 
 
 class _Run:
@@ -266,9 +337,10 @@ class _Run:
 
     def __init__(self, nodes: dict[str, NodeFactory], *, submit_to: str, n_messages: int, link: Link,
                  links: dict[frozenset, Link],
-                 faults: Faults, seed: int, interval: float | None, contents: Sequence[Any],
+                 faults: Faults, seed: int, interval: float | None, contents: Sequence[Any] | None,
                  trace: bool, max_events: int, observe: Callable[[Snapshot], None] | None = None,
-                 oracle: Oracle | None = None, budgets: Budgets | None = None) -> None:
+                 oracle: Oracle | None = None, budgets: Budgets | None = None,
+                 trace_limit: int | None = None) -> None:
         self.engine = Engine(seed, max_events)
         self.observe = observe
         self.oracle = oracle        # decides the nondeterministic points (see ``choices``)
@@ -276,6 +348,7 @@ class _Run:
         self.budgets = budgets      # counted limits on protocol code (see ``budgets``)
         self.lines = LineCounter(budgets, self.trip) if budgets is not None else None
         self.tripped: tuple | None = None
+        self.runaway_call: tuple | None = None  # (host, method, args) of a call the watchdog stopped
         self.trip_trace = 0
         self.calls = 0              # handler calls so far (guarded runs)
         self.calling: tuple | None = None  # the handler call under way: (node, method, args)
@@ -285,28 +358,35 @@ class _Run:
         self.link = link
         self.links = links  # per pair of nodes, overriding ``link``
         self.faults = faults
+        self.max_random = faults.max_crashes
         self.seed = seed
-        self.n = n_messages
+        self.n = n = n_messages
         self.interval = interval
-        self.contents = contents
-        self.trace: list[Event] | None = [] if trace else None
-        self.ids = list(map("m{}".format, range(1, n_messages + 1)))
-        self.attempts = [0] * n_messages
-        self.deliveries = [0] * n_messages
-        self.handled = [0] * n_messages
-        self.effects = [0] * n_messages
-        self.acked = [False] * n_messages
-        self.acks_sent = [0] * n_messages     # acks of each message sent by other nodes than the application's
-        self.accepted = [False] * n_messages  # on_send returned without a crash (slow path)
+        self.contents = contents    # None: the default contents "op 1", "op 2"... (made when submitted)
+        self.values = Values(contents)
+        self.trace: Trace | None = Trace(list(nodes), self.values) if trace else None
+        self.trace_limit = trace_limit
+        # Per logical message, a byte each (checker.Tally: exact beyond 255).
+        self.attempts, self.deliveries, self.handled, self.effects = Tally(n), Tally(n), Tally(n), Tally(n)
+        self.attempt_counts, self.effect_counts = self.attempts.small, self.effects.small
+        self.acked = Flags(n)
+        guarded = oracle is not None or budgets is not None
+        self.acks_sent = [0] * n if guarded else None      # acks of each message sent by other nodes
+        self.accepted = [False] * n if guarded else None   # on_send returned without a crash
         self.other_attempts = 0  # sends by the application's node whose body is not a Payload
-        self.logical_of: dict[Hashable, int] = {}   # message id on the wire -> logical message
-        self.timer_logical: dict[int, int | None] = {}  # timer token -> logical message (traced runs)
+        # Which logical message an id on the wire names (what an ack of it is about): the application's
+        # id "m7" names message 7 once it was sent with that message's body (``sent``); any other id
+        # names the message whose body it last carried (``explicit``).
+        self.sent = bytearray(n)
+        self.explicit: dict[Hashable, int] = {}
+        self.timer_logical: dict[int, int | None] = {}  # live timer token -> logical message (traced runs)
         self.next_logical = 0
         self.wires = 0
-        self.tokens = itertools.count(1)  # every timer set in the run gets its own token
         self.crashes = 0
         self.random_crashes = 0
-        self.hosts = {name: Host(self, name, factory) for name, factory in nodes.items()}
+        self.hosts = {name: Host(self, name, i, factory) for i, (name, factory) in enumerate(nodes.items())}
+        if self.trace is not None:
+            self.trace.labels = {name: host.labels for name, host in self.hosts.items()}
         self.submit_host = self.hosts[submit_to]
         # the common case (no jitter, partitions, duplication or trace) takes a shorter path
         self.fast = not (link.jitter or link.partitions or link.duplicate or trace or links or oracle or budgets)
@@ -314,6 +394,52 @@ class _Run:
         self.random = self.engine.rng.random
         self.queue = self.engine.queue
         self.order = self.engine.order
+        # One bound method each, made once: the quick loop (run_quick) recognises events by identity.
+        self.arrive_data, self.arrive_ack = _Run.arrive_data.__get__(self), _Run.arrive_ack.__get__(self)
+        self.fire_timer = _Run.fire_timer.__get__(self)
+
+    # -- which message an id names -----------------------------------------------------------
+    def name_message(self, msg_id: Hashable, body: Payload) -> None:
+        """``msg_id`` is on the wire with ``body``: an ack of ``msg_id`` is about ``body.logical``."""
+        app_id = body._id
+        if app_id is not None and (msg_id is app_id or type(msg_id) is str and msg_id == app_id):
+            self.sent[body.logical] = 1
+            if self.explicit:
+                self.explicit.pop(msg_id, None)
+        else:
+            self.explicit[msg_id] = body.logical
+
+    def logical_for(self, msg_id: Hashable) -> int | None:
+        """The logical message ``msg_id`` names (None: none the application sent)."""
+        explicit = self.explicit
+        if explicit:
+            logical = explicit.get(msg_id)
+            if logical is not None:
+                return logical
+        elif not isinstance(msg_id, str):
+            hash(msg_id)  # an id must be hashable, as it was when ids were kept in a dict
+            return None
+        if isinstance(msg_id, str):
+            logical = canonical_index(msg_id)
+            if logical is not None and logical < self.n and self.sent[logical]:
+                return logical
+        return None
+
+    def ids_on_the_wire(self) -> dict:
+        """Id -> logical message, as one dict (what the state key compares)."""
+        sent = self.sent
+        mapping = {message_id(i): i for i in range(self.n) if sent[i]}
+        mapping.update(self.explicit)
+        return mapping
+
+    def no_node(self, name: Any, *, listed: bool = True) -> str:
+        nodes = f"; nodes are {', '.join(map(repr, self.hosts))}" if listed else ""
+        return f"no node named {name!r}{did_you_mean(name, self.hosts)}{nodes}"
+
+    # -- the trace ---------------------------------------------------------------------------
+    def record(self, host: Host, kind: str, *, text: str = "") -> None:
+        """An event of ``host`` whose text says it all (a note, an error, a rollback)."""
+        self.trace.add(self.engine.now, host.index, KIND[kind], text=T_TEXT, aux=self.values.text(text))
 
     # -- the network -----------------------------------------------------------------------
     def transmit(self, src: Host, dst: Host, kind: str, msg_id: Hashable, body: Any, logical: int | None) -> None:
@@ -351,8 +477,9 @@ class _Run:
                 else:
                     engine.schedule(delay, arrive, args)
             if self.trace is not None:
-                self.trace.append(Event(engine.now, src.name, "send", msg_id, logical, dst.name, self.wires, kind,
-                                        fate, engine.now + delay, text))
+                self.trace.add(engine.now, src.index, _SEND, self.values.code(msg_id), logical, dst.index + 1,
+                               self.wires, MESSAGE[kind], FATE[fate], engine.now + delay,
+                               T_LITERAL if text else 0, LITERAL[text])
             if choice == LATE and not copy and fate is DELIVERED:
                 self.keep_late(arrive, args, kind, delay + self.oracle.late)
 
@@ -376,9 +503,7 @@ class _Run:
                 del self.held_copies[token]
                 self.engine.schedule(0.0, arrive, args)
                 if at >= 0:  # the trace says when it really arrived
-                    e = self.trace[at]
-                    self.trace[at] = Event(e.time, e.node, e.kind, e.msg_id, e.logical, e.peer, e.wire, e.message,
-                                           e.fate, self.engine.now, e.text)
+                    self.trace.set_until(at, self.engine.now)
 
     def keep_late(self, arrive: Callable, args: tuple, kind: str, delay: float) -> None:
         """A LATE copy: the network keeps one more copy and delivers it after everything else."""
@@ -387,8 +512,9 @@ class _Run:
         self.late_copies.append((self.engine.now + delay, arrive, args))
         if self.trace is not None:
             src, dst = args[0], args[1]
-            self.trace.append(Event(self.engine.now, src, "send", args[2], args[-2], dst.name, self.wires, kind,
-                                    DELIVERED, self.engine.now + delay, "network duplicate, delivered late"))
+            self.trace.add(self.engine.now, self.hosts[src].index, _SEND, self.values.code(args[2]), args[-2],
+                           dst.index + 1, self.wires, MESSAGE[kind], FATE[DELIVERED], self.engine.now + delay,
+                           T_LITERAL, LITERAL["network duplicate, delivered late"])
 
     def arrive_data(self, arg: tuple) -> None:
         """A data message reaches ``dst``: hand it to ``on_message`` if the node is up."""
@@ -396,18 +522,39 @@ class _Run:
         if self.held_copies:
             self.release_held(src, dst.name)
         if self.trace is not None:
-            self.trace.append(Event(self.engine.now, dst.name, "receive" if dst.up else "down", msg_id, logical,
-                                    src, wire, DATA))
+            self.trace.add(self.engine.now, dst.index, _RECEIVE if dst.up else _DOWN, self.values.code(msg_id),
+                           logical, self.hosts[src].index + 1, wire, 1)
         if not dst.up:
             return
         counted = logical is not None and dst is not self.submit_host
         if counted:
-            self.deliveries[logical] += 1
-        if dst.watch:
-            handled = self.invoke(dst, "on_message", (msg_id, body), src)
+            try:
+                self.deliveries.small[logical] += 1
+            except ValueError:
+                self.deliveries.more(logical)
+        if dst.dice:  # invoke(), inlined for a node that only random crashes can strike
+            dst.peer = src
+            dst.current = msg_id
+            dst.current_logical = logical if logical is not None and msg_id is body._id else None
+            dst.points += 1
+            try:
+                if self.random() < dst.crash_p:  # the crash point on entering the handler
+                    dst.strike()
+                dst.node.on_message(msg_id, body)
+            except Crashed:
+                pass
+            except (Exception, SystemExit) as exc:  # protocol code is untrusted (sys.exit() too)
+                dst.peer = None
+                self.fail(dst, "on_message", (msg_id, body), exc)
+            dst.peer = None
+            handled = dst.up
+        elif dst.watch:
+            handled = self.invoke(dst, "on_message", (msg_id, body), src,
+                                  logical if logical is not None and msg_id is body._id else None)
         else:  # the same as invoke(), inlined: this is the simulator's hottest path
             dst.peer = src
             dst.current = msg_id
+            dst.current_logical = logical if logical is not None and msg_id is body._id else None
             dst.points += 1
             try:
                 dst.node.on_message(msg_id, body)
@@ -418,7 +565,10 @@ class _Run:
                 self.fail(dst, "on_message", (msg_id, body), exc)
             dst.peer = None
         if handled and counted:
-            self.handled[logical] += 1
+            try:
+                self.handled.small[logical] += 1
+            except ValueError:
+                self.handled.more(logical)
 
     def arrive_ack(self, arg: tuple) -> None:
         """An acknowledgement reaches ``dst``: hand it to ``on_ack`` if the node is up."""
@@ -426,17 +576,18 @@ class _Run:
         if self.held_copies:
             self.release_held(src, dst.name)
         if self.trace is not None:
-            self.trace.append(Event(self.engine.now, dst.name, "receive" if dst.up else "down", msg_id, logical,
-                                    src, wire, ACK))
+            self.trace.add(self.engine.now, dst.index, _RECEIVE if dst.up else _DOWN, self.values.code(msg_id),
+                           logical, self.hosts[src].index + 1, wire, 2)
         if not dst.up:
             return
         if logical is not None and dst is self.submit_host:
-            self.acked[logical] = True
+            self.acked.small[logical] = 1
         if dst.watch:
             self.invoke(dst, "on_ack", (msg_id,), src)
         else:  # inlined invoke(), as above
             dst.peer = src
             dst.current = msg_id
+            dst.current_logical = None
             dst.points += 1
             try:
                 dst.node.on_ack(msg_id)
@@ -455,25 +606,39 @@ class _Run:
         state, because a closure variable is the cheapest lookup Python has.
         """
         run, engine, queue, order, random = self, self.engine, self.queue, self.order, self.random
-        hosts, logical_of, attempts, effects = self.hosts, self.logical_of, self.attempts, self.effects
+        hosts, sent, explicit = self.hosts, self.sent, self.explicit
+        attempts, attempt_counts, effects, effect_counts = self.attempts, self.attempt_counts, self.effects, \
+            self.effect_counts
+        logical_for, name_message = self.logical_for, self.name_message
         loss, ack_loss, delay = self.link.loss, self.link.ack_loss, self.delay
-        arrive_data, arrive_ack, fire_timer, tokens = self.arrive_data, self.arrive_ack, self.fire_timer, self.tokens
+        sure, maybe = loss == 0.0, loss < 1.0              # arrives for sure; may arrive (draw)
+        ack_sure, ack_maybe = ack_loss == 0.0, ack_loss < 1.0
+        arrive_data, arrive_ack, fire_timer = self.arrive_data, self.arrive_ack, self.fire_timer
+        inf = math.inf
         name, timers, submits = host.name, host.timers, host is self.submit_host
+        transaction = host.quick_atomic
 
         def send(to: str, msg_id: Hashable, body: Any) -> None:
             dst = hosts.get(to)
             if dst is None:
                 host.send(to, msg_id, body)  # raises the error that names the nodes
-            if type(body) is Payload:
-                logical = body.logical
-                logical_of[msg_id] = logical
-                if submits:
-                    attempts[logical] += 1
-            else:
-                logical = None
+            logical = body.logical if type(body) is Payload else None
+            if logical is None:
                 if submits:
                     run.other_attempts += 1
-            if loss == 0.0 or (loss < 1.0 and random() >= loss):
+            else:
+                if msg_id is body._id:  # the application's id: no entry to keep
+                    sent[logical] = 1
+                    if explicit:
+                        explicit.pop(msg_id, None)
+                else:
+                    name_message(msg_id, body)
+                if submits:
+                    try:
+                        attempt_counts[logical] += 1
+                    except ValueError:
+                        attempts.more(logical)
+            if sure or (maybe and random() >= loss):
                 heappush(queue, (engine.now + delay, next(order), arrive_data, (name, dst, msg_id, body, logical, 0)))
             host.points += 1
 
@@ -481,17 +646,19 @@ class _Run:
             dst = hosts.get(to if to is not None else host.peer)
             if dst is None:
                 host.ack(msg_id, to)  # raises the error that says what is missing
-            if ack_loss == 0.0 or (ack_loss < 1.0 and random() >= ack_loss):
-                heappush(queue, (engine.now + delay, next(order), arrive_ack,
-                                 (name, dst, msg_id, logical_of.get(msg_id), 0)))
+            if msg_id is host.current and host.current_logical is not None and not explicit:
+                logical = host.current_logical  # acking the message being handled, by its application id
+            else:
+                logical = logical_for(msg_id)
+            if ack_sure or (ack_maybe and random() >= ack_loss):
+                heappush(queue, (engine.now + delay, next(order), arrive_ack, (name, dst, msg_id, logical, 0)))
             host.points += 1
 
         def set_timer(key: Hashable, after: float) -> None:
-            if type(after) is not float or not 0.0 < after < math.inf:
+            if type(after) is not float or not 0.0 < after < inf:
                 after = check_number("set_timer(after)", after, low=0.0, low_open=True)
-            token = next(tokens)
-            timers[key] = token
-            heappush(queue, (engine.now + after, next(order), fire_timer, (host, key, token)))
+            timers[key] = token = next(order)
+            heappush(queue, (engine.now + after, token, fire_timer, (host, key, token)))
             host.points += 1
 
         def cancel_timer(key: Hashable) -> None:
@@ -499,35 +666,42 @@ class _Run:
             host.points += 1
 
         def apply(body: Payload) -> int:
-            if type(body) is not Payload:
-                host.apply(body)  # raises the error that says what apply takes
-            if host.pending_effects is not None:
-                host.pending_effects.append(body)
-                receipt = host.ledger + len(host.pending_effects)
-            else:
-                effects[body.logical] += 1
-                host.ledger = receipt = host.ledger + 1
+            if type(body) is not Payload or host.pending_effects is not None:
+                return host.apply(body)  # the error that says what apply takes; a class's own atomic block
+            logical = body.logical
+            try:
+                effect_counts[logical] += 1
+            except ValueError:
+                effects.more(logical)
+            host.ledger = receipt = host.ledger + 1
+            if transaction.depth:
+                transaction.applied.append(logical)
             host.points += 1
             return receipt
 
-        return {"send": send, "ack": ack, "set_timer": set_timer, "cancel_timer": cancel_timer, "apply": apply}
+        return {"send": send, "ack": ack, "set_timer": set_timer, "cancel_timer": cancel_timer, "apply": apply,
+                "atomic": itertools.repeat(transaction).__next__}  # atomic() returns the host's block, at C speed
 
     # -- nodes -----------------------------------------------------------------------------
-    def invoke(self, host: Host, method: str, args: tuple, peer: str | None = None) -> bool:
+    def invoke(self, host: Host, method: str, args: tuple, peer: str | None = None,
+               logical: int | None = None) -> bool:
         """Call a handler of ``host``'s node; True if it returned without a crash."""
         host.peer = peer
         host.current = args[0] if args else None
+        host.current_logical = logical
         host.points += 1
         lines = self.lines
         try:
             if host.watch:
-                host.handler = (method, args)  # written out only for a label (traced runs, crashes)
                 host.entry_points = host.points
-                self.calls += 1
-                self.calling = (host.name, method, args)
+                if host.labels is not None:
+                    host.labels.begin(method, args)
+                if self.budgets is not None or self.oracle is not None:
+                    self.calls += 1
+                    self.calling = (host.name, method, args)
                 if lines is not None:
                     lines.begin()
-                host.watch_point("enter", None)
+                host.at_point("enter", None)
             getattr(host.node, method)(*args)
         except Crashed:
             pass
@@ -559,6 +733,31 @@ class _Run:
                 host.up = False
         raise Runaway(budget)
 
+    def runaway(self, budget: str, frame: Any, call: Any) -> None:
+        """The watchdog (``budgets.Watchdog``) found a handler call over its budget: as ``trip``, and
+        the run ends after this call whatever the protocol's code catches (its nodes can do nothing
+        more, nothing else is scheduled)."""
+        if self.tripped is None:
+            self.runaway_call = self._call_of(call)
+            for host in self.hosts.values():
+                self._disarm(host)
+            self.engine.queue.clear()
+            self.engine.background.clear()
+            self.late_copies = []
+            self.next_logical = self.n
+        self.trip(budget, frame)
+
+    def _call_of(self, frame: Any) -> tuple:
+        """(host, method, args) of the handler call whose frame is ``frame``."""
+        code = frame.f_code
+        local = frame.f_locals
+        node = local.get("self")
+        host = getattr(node, "_host", None) if isinstance(node, Node) else None
+        if not isinstance(host, Host):
+            host = next(iter(self.hosts.values()))
+        names = code.co_varnames[1:code.co_argcount]
+        return host, code.co_name, tuple(local.get(name) for name in names)
+
     def halt(self, why: str) -> None:
         """End the run now, from inside a handler call (a grader that has seen enough): as a budget
         does, with the status "halted" and ``why`` as the problem."""
@@ -569,9 +768,9 @@ class _Run:
                 host.up = False
         raise Runaway(HALTED)
 
-    def stop_runaway(self, host: Host, method: str, args: tuple) -> None:
+    def describe_runaway(self, host: Host, method: str, args: tuple) -> None:
         budget, where = self.tripped
-        call = f"{type(host.node).__name__}.{method}({', '.join(map(_show, args))}) on node {host.name!r}"
+        call = f"{type(host.node).__name__}.{method}({', '.join(map(show, args))}) on node {host.name!r}"
         line = f" (line {where[1]}: {where[2]})" if where and budget != HALTED else ""
         if budget == HALTED:
             what = f"the run was stopped during {call}: {where}"
@@ -579,15 +778,18 @@ class _Run:
             what = (f"{call} took more than {self.budgets.steps:,} steps without returning{line}: an endless loop "
                     "that sends, acks or writes?")
         elif budget == LINE_BUDGET:
-            what = (f"{call} ran more than {self.budgets.lines:,} lines of your code without returning{line}: "
-                    "an endless loop?")
+            lines = self.budgets.lines if self.budgets is not None else Budgets().lines
+            what = f"{call} ran more than {lines:,} lines of your code without returning{line}: an endless loop?"
         else:
             what = (f"the run executed more than {self.budgets.run_lines:,} lines of your code in all, the last in "
                     f"{call}{line}: a handler that does a lot of work per message?")
         self.status, self.problem = budget, f"{what} (at t={self.engine.now:g})"
         if self.trace is not None:  # the trace ends where the budget ran out
-            del self.trace[self.trip_trace:]
-            self.trace.append(Event(self.engine.now, host.name, "error", text=self.problem))
+            self.trace.truncate(self.trip_trace)
+            self.record(host, "error", text=self.problem)
+
+    def stop_runaway(self, host: Host, method: str, args: tuple) -> None:
+        self.describe_runaway(host, method, args)
         raise _Stop()
 
     def fail(self, host: Host, method: str, args: tuple, exc: BaseException) -> None:
@@ -596,11 +798,11 @@ class _Run:
         learner = [f for f in frames if is_protocol_file(f.filename)]
         where = f" (line {learner[-1].lineno}: {learner[-1].line})" if learner else ""
         self.status = "error"
-        self.problem = (f"{type(host.node).__name__}.{method}({', '.join(map(_show, args))}) on node {host.name!r} "
+        self.problem = (f"{type(host.node).__name__}.{method}({', '.join(map(show, args))}) on node {host.name!r} "
                         f"raised {type(exc).__name__}: {exc}{where} at t={self.engine.now:g}")
         self.error_trace = "".join(traceback.format_exception(exc))
         if self.trace is not None:
-            self.trace.append(Event(self.engine.now, host.name, "error", text=self.problem))
+            self.record(host, "error", text=self.problem)
         raise _Stop() from exc
 
     def start(self, host: Host) -> None:
@@ -615,12 +817,19 @@ class _Run:
         # Speed: let the node call its host's steps directly (one call instead of two), unless
         # the protocol class overrides a step (then its override must run).
         if hasattr(node, "__dict__"):
-            steps = self.quick_steps(host) if self.fast and not host.mortal else None
+            steps = None
+            if self.fast and not host.mortal:
+                if host.quick_atomic is None:
+                    host.quick_atomic = QuickAtomic(host)
+                steps = self.quick_steps(host)
             for name in _STEPS:
                 if getattr(type(node), name) is getattr(Node, name):
-                    node.__dict__[name] = steps[name] if steps else getattr(host, name)
+                    if steps is not None:
+                        node.__dict__[name] = steps[name]
+                    elif name != "atomic":
+                        node.__dict__[name] = getattr(host, name)
         if self.trace is not None and host.incarnation > 1:
-            self.trace.append(Event(self.engine.now, host.name, "restart", text=f"incarnation {host.incarnation}"))
+            self.trace.add(self.engine.now, host.index, KIND["restart"], text=T_INCARNATION, aux=host.incarnation)
         if not self.invoke(host, "on_start", ()):
             return
         while host.backlog and host.up:
@@ -630,26 +839,158 @@ class _Run:
         if not host.up:
             self.start(host)
 
-    def crash(self, host: Host, why: str) -> None:
+    def _disarm(self, host: Host) -> None:
+        """This incarnation is over: whatever its code caught, it can do nothing more."""
         host.up = False
-        host.timers = {}
         node = host.node
-        if node is not None:  # this incarnation is over: whatever its code caught, it can do nothing more
+        if node is not None:
             node._host = DEAD
             if hasattr(node, "__dict__"):
                 for name in _STEPS:
                     if name in node.__dict__:
                         node.__dict__[name] = _crashed_step
+
+    def crash(self, host: Host, *, point: int | None = None, when: float | None = None) -> None:
+        """``host`` crashes at crash point ``point``, or at simulated time ``when``."""
+        self._disarm(host)
+        if self.trace is not None:
+            for token in host.timers.values():
+                self.timer_logical.pop(token, None)
+        host.timers = {}
         self.crashes += 1
         if self.trace is not None:
-            self.trace.append(Event(self.engine.now, host.name, "crash", text=why))
+            if point is not None:
+                self.trace.add(self.engine.now, host.index, KIND["crash"], text=T_CRASH_POINT, aux=point)
+            else:
+                self.trace.add(self.engine.now, host.index, KIND["crash"], until=when, text=T_SCHEDULED)
         if self.faults.restart_after is not None:
             self.engine.schedule(self.faults.restart_after, self.restart, host)
 
     def crash_at_time(self, arg: tuple) -> None:
         host, when = arg
         if host.up:
-            self.crash(host, f"scheduled crash at t={when:g}")
+            self.crash(host, when=when)
+
+    def run_quick(self) -> None:
+        """``Engine.run(on_idle)`` for a run on the fast path (untraced, unobserved, a plain link), with the
+        handling of the events of nodes that cannot crash inlined into the loop: what ``arrive_data``,
+        ``arrive_ack``, ``fire_timer`` and ``on_idle`` do for them, without a call per event. A node that
+        may crash, and any other event, goes through those methods. (tests/test_fast_path.py holds
+        the reports to the general path's, field for field.)"""
+        engine = self.engine
+        queue, background, pop = self.queue, engine.background, heappop
+        budget, count = engine.max_events, engine.events
+        arrive_data, arrive_ack, fire_timer = self.arrive_data, self.arrive_ack, self.fire_timer
+        deliveries, handled, acked = self.deliveries.small, self.handled.small, self.acked.small
+        submit_host, n, stop_and_wait = self.submit_host, self.n, self.interval is None
+        default_contents = self.contents is None
+        fail = self.fail
+        try:
+            while True:
+                while queue:
+                    if background and background[0] <= queue[0]:
+                        time, _, fn, arg = pop(background)
+                    else:
+                        time, _, fn, arg = pop(queue)
+                    engine.now = time
+                    count += 1
+                    if count > budget:
+                        raise EventBudgetExceeded(budget)
+                    if fn is fire_timer:
+                        host, key, token = arg
+                        timers = host.timers
+                        if timers.get(key) != token:
+                            continue  # cancelled, replaced, or set before a crash
+                        if host.watch:
+                            fn(arg)
+                            continue
+                        del timers[key]
+                        host.peer = None
+                        host.current = key
+                        host.current_logical = None
+                        host.points += 1
+                        try:
+                            host.node.on_timer(key)
+                        except Crashed:
+                            pass
+                        except (Exception, SystemExit) as exc:  # protocol code is untrusted (sys.exit() too)
+                            fail(host, "on_timer", (key,), exc)
+                    elif fn is arrive_data:
+                        src, dst, msg_id, body, logical, _ = arg
+                        if dst.watch or not dst.up:
+                            fn(arg)
+                            continue
+                        if logical is None:
+                            counted = False
+                            dst.current_logical = None
+                        else:
+                            counted = dst is not submit_host
+                            if counted:
+                                try:
+                                    deliveries[logical] += 1
+                                except ValueError:
+                                    self.deliveries.more(logical)
+                            dst.current_logical = logical if msg_id is body._id else None
+                        dst.peer = src
+                        dst.current = msg_id
+                        dst.points += 1
+                        try:
+                            dst.node.on_message(msg_id, body)
+                        except Crashed:
+                            counted = False
+                        except (Exception, SystemExit) as exc:
+                            fail(dst, "on_message", (msg_id, body), exc)
+                        dst.peer = None
+                        if counted:
+                            try:
+                                handled[logical] += 1
+                            except ValueError:
+                                self.handled.more(logical)
+                    elif fn is arrive_ack:
+                        src, dst, msg_id, logical, _ = arg
+                        if dst.watch or not dst.up:
+                            fn(arg)
+                            continue
+                        if logical is not None and dst is submit_host:
+                            acked[logical] = 1
+                        dst.peer = src
+                        dst.current = msg_id
+                        dst.current_logical = None
+                        dst.points += 1
+                        try:
+                            dst.node.on_ack(msg_id)
+                        except Crashed:
+                            pass
+                        except (Exception, SystemExit) as exc:
+                            fail(dst, "on_ack", (msg_id,), exc)
+                        dst.peer = None
+                    else:
+                        fn(arg)
+                # nothing in flight: stop-and-wait submits the next message (on_idle)
+                logical = self.next_logical
+                if not (logical < n and stop_and_wait and default_contents and submit_host.up
+                        and not submit_host.watch):
+                    engine.events = count
+                    if not self.on_idle():
+                        return
+                    count = engine.events
+                    continue
+                self.next_logical = logical + 1
+                msg_id = "m%d" % (logical + 1)  # submit(), inlined
+                body = _new(Payload)
+                body.content, body.logical, body._id = "op %d" % (logical + 1), logical, msg_id
+                submit_host.peer = None
+                submit_host.current = msg_id
+                submit_host.current_logical = None
+                submit_host.points += 1
+                try:
+                    submit_host.node.on_send(msg_id, body)
+                except Crashed:
+                    pass
+                except (Exception, SystemExit) as exc:
+                    fail(submit_host, "on_send", (msg_id, body), exc)
+        finally:
+            engine.events = min(count, budget)
 
     def fire_timer(self, arg: tuple) -> None:
         host, key, token = arg
@@ -657,10 +998,24 @@ class _Run:
         if timers.get(key) != token:
             return  # cancelled, replaced, or set before a crash
         del timers[key]
-        if self.trace is not None:
-            self.trace.append(Event(self.engine.now, host.name, "timer", key if isinstance(key, str) else None,
-                                    self.timer_logical.pop(token, None), text=repr(key)))
-        self.invoke(host, "on_timer", (key,))
+        if host.watch:
+            if self.trace is not None:
+                values = self.values
+                ref = values.code(key) if isinstance(key, str) else -1
+                self.trace.add(self.engine.now, host.index, KIND["timer"], ref, self.timer_logical.pop(token, None),
+                               text=T_REPR, aux=ref if ref != -1 else values.code(key, as_text=True))
+            self.invoke(host, "on_timer", (key,))
+            return
+        host.peer = None  # inlined invoke(), as in arrive_data
+        host.current = key
+        host.current_logical = None
+        host.points += 1
+        try:
+            host.node.on_timer(key)
+        except Crashed:
+            pass
+        except (Exception, SystemExit) as exc:  # protocol code is untrusted (sys.exit() too)
+            self.fail(host, "on_timer", (key,), exc)
 
     # -- the application -------------------------------------------------------------------
     def submit(self, logical: int) -> None:
@@ -668,16 +1023,26 @@ class _Run:
         if not host.up:
             host.backlog.append(logical)
             return
-        msg_id = self.ids[logical]
-        body = Payload(self.contents[logical], logical)
+        msg_id = "m%d" % (logical + 1)
+        contents = self.contents
+        content = "op %d" % (logical + 1) if contents is None else contents[logical]
+        body = _new(Payload)  # (Payload(content, logical, msg_id) without a Python-level __init__)
+        body.content, body.logical, body._id = content, logical, msg_id
         if self.trace is not None:
-            self.trace.append(Event(self.engine.now, host.name, "submit", msg_id, logical,
-                                    text=repr(self.contents[logical])))
+            if contents is None or _is_immutable(content):
+                self.trace.add(self.engine.now, host.index, KIND["submit"], self.values.code(msg_id), logical,
+                               text=T_CONTENT)
+            else:
+                self.trace.add(self.engine.now, host.index, KIND["submit"], self.values.code(msg_id), logical,
+                               text=T_TEXT, aux=self.values.text(repr(content)))
         if host.watch:
-            self.accepted[logical] = self.invoke(host, "on_send", (msg_id, body))
+            accepted = self.invoke(host, "on_send", (msg_id, body))
+            if self.accepted is not None:
+                self.accepted[logical] = accepted
             return
         host.peer = None  # inlined invoke(), as in arrive_data
         host.current = msg_id
+        host.current_logical = None
         host.points += 1
         try:
             host.node.on_send(msg_id, body)
@@ -699,7 +1064,23 @@ class _Run:
         logical = self.next_logical
         if logical < self.n and self.interval is None:
             self.next_logical = logical + 1
-            self.submit(logical)
+            host = self.submit_host
+            if host.watch or self.trace is not None or not host.up or self.contents is not None:
+                self.submit(logical)
+                return True
+            msg_id = "m%d" % (logical + 1)  # submit(), inlined for the common case
+            body = _new(Payload)
+            body.content, body.logical, body._id = "op %d" % (logical + 1), logical, msg_id
+            host.peer = None
+            host.current = msg_id
+            host.current_logical = None
+            host.points += 1
+            try:
+                host.node.on_send(msg_id, body)
+            except Crashed:
+                pass
+            except (Exception, SystemExit) as exc:  # protocol code is untrusted (sys.exit() too)
+                self.fail(host, "on_send", (msg_id, body), exc)
             return True
         if self.late_copies:
             now = self.engine.now
@@ -739,13 +1120,8 @@ class _Run:
     def execute(self, wall_clock: float | None) -> Report:
         self.status, self.problem, self.error_trace = "ok", None, None
         for name, times in self.faults.crash_times.items():
-            if name not in self.hosts:
-                raise ValueError(f"faults.crash_times names node {name!r}; nodes are {', '.join(map(repr, self.hosts))}")
             for t in times:
                 self.engine.schedule(t, self.crash_at_time, (self.hosts[name], t), background=True)
-        for name in self.faults.crash_at:
-            if name not in self.hosts:
-                raise ValueError(f"faults.crash_at names node {name!r}; nodes are {', '.join(map(repr, self.hosts))}")
         hooks = []
         if self.observe is not None:
             observe = self.observe
@@ -753,50 +1129,79 @@ class _Run:
         if self.oracle is not None and self.oracle.boundary is not None:
             boundary = self.oracle.boundary
             hooks.append(lambda: boundary(self))
+        if self.trace is not None and self.trace_limit is not None:
+            # (the labels of crash points and the values events name take about as much again)
+            trace, most = self.trace, self.trace_limit // (2 * BYTES_PER_EVENT)
+
+            def trace_guard() -> None:
+                if len(trace) > most:
+                    raise _TraceFull()
+            hooks.append(trace_guard)
         after_event = hooks[0] if len(hooks) == 1 else (lambda: [hook() for hook in hooks]) if hooks else None
         if self.lines is not None:
             self.lines.start()
-        with _alarm(wall_clock):
+        watchdog = Watchdog(self.runaway, lines=Budgets().lines if self.budgets is None else None,
+                            blocked=wall_clock)
+        with watchdog:
             try:
                 for host in self.hosts.values():
                     self.start(host)
                 if self.interval is not None and self.n:
                     self.submit_next()
-                self.engine.run(self.on_idle, after_event)
+                if self.fast and after_event is None:
+                    self.run_quick()
+                else:
+                    self.engine.run(self.on_idle, after_event)
             except _Stop:
                 pass  # status and problem were set by fail() or stop_runaway()
+            except Runaway:
+                if self.runaway_call is None:
+                    raise
             except EventBudgetExceeded:
                 self.status = "event budget"
                 self.problem = (f"the run stopped after {self.engine.max_events:,} events at t={self.engine.now:g}: "
                                 "the protocol keeps scheduling work (a timer that re-arms forever, or "
                                 "messages that bounce back and forth?)")
-            except _WallClock:
+            except WallClock as stopped:
+                host, method, args = self._call_of(stopped.frame) if stopped.frame is not None else (
+                    self.submit_host, "?", ())
+                call = f"{type(host.node).__name__}.{method}({', '.join(map(show, args))}) on node {host.name!r}"
                 self.status = "time limit"
-                self.problem = (f"protocol code ran for more than {wall_clock:g} s of real time "
-                                f"(an endless loop in a handler?) at t={self.engine.now:g}")
+                self.problem = (f"{call} did not return within {wall_clock:g} s of real time{stopped.where}: it "
+                                "waits or sleeps (time.sleep, input(), a lock, a socket?). A handler must return "
+                                f"at once: use set_timer for anything that should happen later (at t={self.engine.now:g})")
+            except _TraceFull:
+                self.status = "trace limit"
+                self.problem = (f"the trace reached {len(self.trace):,} events (about "
+                                f"{2 * BYTES_PER_EVENT * len(self.trace) / 1e6:,.0f} MB) at t={self.engine.now:g}, "
+                                f"the most a trace may take here ({self.trace_limit / 1e6:,.0f} MB): trace fewer "
+                                "messages, or run without trace=True")
             finally:
                 if self.lines is not None:
                     self.lines.stop()
+        if self.runaway_call is not None and self.status == "ok":
+            self.describe_runaway(*self.runaway_call)
         return self.report()
 
     def report(self) -> Report:
+        n = self.n
         effects = self.effects
         lost = effects.count(0)
         once = effects.count(1)
         acked = self.acked.count(True)
-        applied_and_acked = sum(map(bool, itertools.compress(effects, self.acked)))
+        applied_and_acked = _both(effects.small, self.acked.small)
+        contents = self.contents
         return Report(
-            n_messages=self.n, lost=lost, once=once, duplicated=self.n - lost - once,
-            effects=sum(effects), attempts=sum(self.attempts) + self.other_attempts, acked=acked,
-            indefinite=self.n - acked, indefinite_applied=self.n - lost - applied_and_acked,
+            n_messages=n, lost=lost, once=once, duplicated=n - lost - once,
+            effects=effects.total(), attempts=self.attempts.total() + self.other_attempts, acked=acked,
+            indefinite=n - acked, indefinite_applied=n - lost - applied_and_acked,
             status=self.status, problem=self.problem, seed=self.seed, events=self.engine.events,
             crashes=self.crashes, end_time=self.engine.now,
             points={name: h.points for name, h in self.hosts.items()},
-            trace=tuple(self.trace) if self.trace is not None else None,
-            _per_message=(tuple(self.ids), tuple(self.contents), tuple(self.attempts), tuple(self.deliveries),
-                          tuple(self.handled), tuple(effects), tuple(self.acked)),
-            labels={name: tuple(h.point_labels) for name, h in self.hosts.items()
-                    if h.point_labels is not None},
+            trace=self.trace,
+            _per_message=(Numbered("m%d", n), Numbered("op %d", n) if contents is None else tuple(contents),
+                          self.attempts, self.deliveries, self.handled, effects, self.acked),
+            labels={name: h.labels for name, h in self.hosts.items() if h.labels is not None},
             error_trace=self.error_trace,
             warnings=tuple(w for h in self.hosts.values() for w in h.durable.lost_changes()),
             details=self.details())
@@ -814,9 +1219,10 @@ class _Run:
         faults left to draw) have the same future. Hashed by a state-space search to skip states it
         has explored already (what DSLabs' model checker does). Time is part of the state (protocols
         may read ``now``); timer tokens and transmission numbers are not (they only name things)."""
-        parts: list[Any] = [self.engine.now, self.next_logical, self.effects, self.acked, self.handled,
-                            self.accepted, self.acks_sent, self.outage_until if self.outage_until > self.engine.now else 0,
-                            sorted(self.logical_of.items(), key=repr)]
+        parts: list[Any] = [self.engine.now, self.next_logical, list(self.effects), list(self.acked),
+                            list(self.handled), self.accepted, self.acks_sent,
+                            self.outage_until if self.outage_until > self.engine.now else 0,
+                            sorted(self.ids_on_the_wire().items(), key=repr)]
         for name, host in self.hosts.items():
             volatile = {}
             if host.up and host.node is not None and hasattr(host.node, "__dict__"):
@@ -851,16 +1257,19 @@ class _Run:
         return (getattr(fn, "__name__", "?"), arg)
 
 
-_STEPS = ("send", "ack", "set_timer", "cancel_timer", "apply")
+_STEPS = ("send", "ack", "set_timer", "cancel_timer", "apply", "atomic")
+_NONZERO = bytes([0] + [1] * 255)
 
 
-def _show(value: Any) -> str:
-    """repr() for a trace or a problem: a protocol's object may have a broken or endless repr."""
-    try:
-        text = repr(value)
-    except Exception:
-        return f"<{type(value).__name__}>"
-    return text if len(text) <= 200 else text[:197] + "..."
+def _both(counts: bytearray, flags: bytearray) -> int:
+    """How many messages have a nonzero count and the flag (0/1 bytes), in chunks (a few kilobytes at a time)."""
+    both = 0
+    for start in range(0, len(counts), 4096):
+        end = start + 4096
+        applied = counts[start:end].translate(_NONZERO)  # 1 where the count is nonzero
+        both += (int.from_bytes(applied, "little") & int.from_bytes(flags[start:end], "little")).bit_count()
+    return both
+_new = object.__new__
 
 
 def _hashable(key: Any) -> bool:
@@ -869,33 +1278,6 @@ def _hashable(key: Any) -> bool:
         return True
     except TypeError:
         return False
-
-
-class _alarm:
-    """Raise _WallClock in the main thread after ``seconds`` of real time (POSIX only)."""
-
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds = seconds
-        self.armed = (seconds is not None and hasattr(signal, "setitimer")
-                      and threading.current_thread() is threading.main_thread())
-
-    def __enter__(self) -> None:
-        if self.armed:
-            self.previous = signal.signal(signal.SIGALRM, self._ring)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-
-    def _ring(self, signum, frame) -> None:
-        # Raise only into the protocol's own code: an exception raised into this library, the
-        # standard library or a garbage-collector callback would leave them half-way. Elsewhere,
-        # look again shortly.
-        if frame is not None and is_protocol_file(frame.f_code.co_filename):
-            raise _WallClock()
-        signal.setitimer(signal.ITIMER_REAL, 0.01)
-
-    def __exit__(self, *exc) -> None:
-        if self.armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
 
 
 def _factory(param: str, value: Any) -> NodeFactory:
@@ -908,6 +1290,46 @@ def _factory(param: str, value: Any) -> NodeFactory:
         return value
     raise TypeError(f"{param} must be a Node subclass or a function returning a Node, got {value!r} "
                     "(pass the class, not an instance: the simulator builds a fresh one at every restart)")
+
+
+def _check_names(param: str, names: Any, nodes: dict) -> None:
+    """Every node ``param`` names is a node of the run (a typo would otherwise silently do nothing)."""
+    for name in names:
+        if name not in nodes:
+            raise ValueError(f"{param} names node {name!r}{did_you_mean(name, nodes)}; the nodes of this run are "
+                             f"{', '.join(map(repr, nodes))}")
+
+
+def _check_contents(contents: Any, n: int) -> list[Any]:
+    if isinstance(contents, (str, bytes, bytearray)):
+        raise TypeError(f"contents must be a sequence with one body per message, such as ['deposit 10', "
+                        f"'withdraw 5'], got the {type(contents).__name__} {contents!r} (a string is not "
+                        "split into bodies: wrap it in a list)")
+    contents = check_sequence("contents", contents, what="one body per message")
+    if len(contents) != n:
+        raise ValueError(f"contents must hold one body per message: {n} expected, got {len(contents)}")
+    return [freeze(c) for c in contents]
+
+
+def trace_limit() -> int:
+    """The most memory a traced run may take: 2 GB, or half of what this machine has free if less."""
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not Linux: no figure
+        return TRACE_MEMORY_LIMIT
+    return max(64 * 1024 ** 2, min(TRACE_MEMORY_LIMIT, free // 2))
+
+
+def check_trace_size(n_messages: int, bytes_per_message: float, *, limit: int | None = None) -> int:
+    """Refuse up front a traced run whose trace would not fit in memory; returns the limit."""
+    limit = trace_limit() if limit is None else limit
+    estimate = n_messages * bytes_per_message
+    if estimate > limit:
+        raise ValueError(f"trace=True keeps every event of the run: about {bytes_per_message:,.0f} bytes a message, "
+                         f"{estimate / 1e9:,.1f} GB for n_messages={n_messages:,}, more than the {limit / 1e9:,.1f} GB a "
+                         f"trace may take here (at most {int(limit // bytes_per_message):,} messages). Trace fewer "
+                         "messages (a diagram shows ten), or run without trace=True: the counts need no trace")
+    return limit
 
 
 def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *, n_messages: int,
@@ -926,26 +1348,35 @@ def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *,
     faults:      crashes and restarts (default: none).
     interval:    None for stop-and-wait (the next message starts when nothing is in flight), or
                  the time between two messages the application submits (several then overlap).
-    contents:    the content of each message's body (default: "op 1", "op 2", ...).
-    trace:       keep the full event trace (for diagrams and counterexamples; slower).
+    contents:    the content of each message's body, a sequence (default: "op 1", "op 2", ...).
+    trace:       keep the full event trace (for diagrams and counterexamples; slower). A run whose trace
+                 would not fit in memory is refused up front with the estimate.
     max_events:  stop a run that processes more events (default: 10,000 + 500 per message).
-    wall_clock:  stop protocol code that runs longer than this many seconds of real time (None: no limit).
+    wall_clock:  a handler call is stopped by counting: one that runs more than 100,000 lines of protocol
+                 code without returning (an endless loop) stops the run, whatever the run's size. This is
+                 the last resort for a call that runs no line at all (it sleeps, or waits on I/O): after
+                 this many seconds of real time in one call (None: no limit). A run as a whole is never
+                 limited by real time.
     observe:     called with a ``Snapshot`` (``semantics.sim.state``) after every event: each node's
                  volatile and durable state and timers, the messages in flight (slower; small runs).
     others:      {name: Node subclass or factory}: more nodes (a broker, a third service...).
     choices:     the adversary's choices (``semantics.sim.choices``): a schedule, ((decision, choice), ...),
                  or an ``Oracle`` that decides every decision point of the run.
-    budgets:     counted limits on protocol code (``semantics.sim.budgets.Budgets``): steps and lines per
-                 handler call, lines per run; a run that exceeds one stops with a report.
+    budgets:     counted limits on protocol code (``semantics.sim.budgets.Budgets``), counted from the start
+                 of every handler call: steps and lines per handler call, lines per run (slower: what a
+                 grader uses, so that a run stops at the same line on any machine).
     """
     n = check_int("n_messages", n_messages, low=0, high=10_000_000)
     seed = check_int("seed", seed, low=0)
+    trace = check_flag("trace", trace)
     if observe is not None and not callable(observe):
         raise TypeError(f"observe must be a function taking a Snapshot (or None), got {observe!r}")
     if link is None:
         link = Link()
     elif not isinstance(link, Link):
         raise TypeError(f"link must be a semantics.Link, got {link!r}")
+    if links is not None and not isinstance(links, dict):
+        raise TypeError(f"links must be a dict {{(node_a, node_b): Link}} (or None), got {links!r}")
     pair_links: dict[frozenset, Link] = {}
     for pair, pair_link in (links or {}).items():
         if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
@@ -959,12 +1390,8 @@ def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *,
         raise TypeError(f"faults must be a semantics.Faults, got {faults!r}")
     if interval is not None:
         interval = check_number("interval", interval, low=0.0, low_open=True)
-    if contents is None:
-        contents = list(map("op {}".format, range(1, n + 1)))
-    else:
-        contents = [freeze(c) for c in contents]
-        if len(contents) != n:
-            raise ValueError(f"contents must hold one body per message: {n} expected, got {len(contents)}")
+    if contents is not None:
+        contents = _check_contents(contents, n)
     max_events = 10_000 + 500 * n if max_events is None else check_int("max_events", max_events, low=1)
     if choices is not None and not isinstance(choices, Oracle):
         choices = Replay(choices)
@@ -973,12 +1400,21 @@ def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *,
     if wall_clock is not None:
         wall_clock = check_number("wall_clock", wall_clock, low=0.0, low_open=True)
     nodes = {SENDER: _factory("sender", sender), RECEIVER: _factory("receiver", receiver)}
+    if others is not None and not isinstance(others, dict):
+        raise TypeError(f"others must be a dict {{name: Node subclass}} (or None), got {others!r}")
     for name, factory in (others or {}).items():
+        if not isinstance(name, str):
+            raise TypeError(f"others must name its nodes with strings, got {name!r}")
+        if name in nodes:
+            raise ValueError(f"others names node {name!r}, which is already the run's {name}: pass it as the "
+                             f"{name} argument, or give the extra node another name")
         nodes[name] = _factory(f"others[{name!r}]", factory)
     for pair in pair_links:
-        for name in pair:
-            if name not in nodes:
-                raise ValueError(f"links names node {name!r}; nodes are {', '.join(map(repr, nodes))}")
-    return _Run(nodes, submit_to=SENDER, n_messages=n, link=link, links=pair_links, faults=faults, seed=seed, interval=interval,
-                contents=contents, trace=trace, max_events=max_events, observe=observe, oracle=choices,
-                budgets=budgets).execute(wall_clock)
+        _check_names("links", sorted(pair), nodes)
+    _check_names("faults.crash_at", faults.crash_at, nodes)
+    _check_names("faults.crash_times", faults.crash_times, nodes)
+    _check_names("faults.nodes", faults.nodes, nodes)
+    limit = check_trace_size(n, TRACE_BYTES_PER_MESSAGE) if trace else None
+    return _Run(nodes, submit_to=SENDER, n_messages=n, link=link, links=pair_links, faults=faults, seed=seed,
+                interval=interval, contents=contents, trace=trace, max_events=max_events, observe=observe,
+                oracle=choices, budgets=budgets, trace_limit=limit).execute(wall_clock)

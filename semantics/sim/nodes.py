@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 
 from collections.abc import Hashable, Iterator, MutableMapping
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -53,11 +54,12 @@ class Payload:
     protocol invents.
     """
 
-    __slots__ = ("content", "logical")
+    __slots__ = ("content", "logical", "_id")
 
-    def __init__(self, content: Any, logical: int) -> None:
+    def __init__(self, content: Any, logical: int, _id: str | None = None) -> None:
         self.content = content
         self.logical = logical
+        self._id = _id  # the id the application gave this message ("m7"), for the body it handed over
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Payload) and other.content == self.content
@@ -261,7 +263,7 @@ class Durable(MutableMapping):
     see them at once); a crash or an exception discards them.
     """
 
-    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost")
+    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost", "_undo", "_reordered", "_order")
 
     def __init__(self, host: "Host") -> None:
         self._data: dict = {}
@@ -269,6 +271,11 @@ class Durable(MutableMapping):
         self._host = host
         self._reads: list = []     # (key, box, the copy handed out, time, where): to catch lost changes
         self._lost: dict = {}      # key -> warning, for changes made in place and never written back
+        # A node that cannot crash (see QuickAtomic) writes through inside atomic(): key -> the value it
+        # had before the block (_DELETED: none), in the order the block first touched the keys.
+        self._undo: dict | None = None
+        self._reordered = False    # the block deleted a key: its commit must restore the store's order
+        self._order: list = []     # ... the store's keys, in order, when it first deleted one
 
     def _value(self, key: Hashable) -> Any:
         if not self._host.up:
@@ -320,21 +327,34 @@ class Durable(MutableMapping):
         return key in self._data
 
     def __setitem__(self, key: Hashable, value: Any) -> None:
-        self._host.check_awake()
-        key = _key_copy(key, "self.durable key")
-        if type(value) in _ATOMS:
-            stored, mutable = value, False
-        else:
+        host = self._host
+        if not host.up:
+            raise Crashed()
+        kind = type(key)
+        if kind is not str and not (kind is tuple and len(key) == 2 and type(key[0]) in _ATOMS
+                                    and type(key[1]) in _ATOMS):  # ("done", msg_id): the common key
+            key = _key_copy(key, "self.durable key")
+        stored = value
+        if type(value) not in _ATOMS:
             stored, mutable = _store_copy(value, f"self.durable[{_short(key)}]")
-        if mutable:
-            stored = _Box(stored)
+            if mutable:
+                stored = _Box(stored)
         if self._reads:
             self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
-        if self._pending is not None:
-            self._pending[key] = stored
-        else:
+        if self._pending is None:
+            undo = self._undo
+            if undo is not None and key not in undo:
+                undo[key] = self._data.get(key, _DELETED)
             self._data[key] = stored
-        self._host.point("write", key)
+        else:
+            self._pending[key] = stored
+        host.points += 1
+        if host.watch:
+            if host.dice:
+                if host.run.random() < host.crash_p:
+                    host.strike()
+            else:
+                host.at_point("write", key)
 
     def setdefault(self, key: Hashable, default: Any = None) -> Any:
         if key not in self:
@@ -342,7 +362,9 @@ class Durable(MutableMapping):
         return self[key]
 
     def __delitem__(self, key: Hashable) -> None:
-        self._host.check_awake()
+        host = self._host
+        if not host.up:
+            raise Crashed()
         if key not in self:
             raise KeyError(key)
         if self._reads:
@@ -350,8 +372,59 @@ class Durable(MutableMapping):
         if self._pending is not None:
             self._pending[key] = _DELETED
         else:
+            undo = self._undo
+            if undo is not None:
+                if not self._reordered:
+                    self._order, self._reordered = list(self._data), True
+                if key not in undo:
+                    undo[key] = self._data[key]
             del self._data[key]
-        self._host.point("delete", key)
+        host.points += 1
+        if host.watch:
+            if host.dice:
+                if host.run.random() < host.crash_p:
+                    host.strike()
+            else:
+                host.at_point("delete", key)
+
+    # -- a write-through transaction (QuickAtomic) --------------------------------------------
+    def _before_block(self) -> dict:
+        """What the store held when the write-through block began, in its order (the keys in order as
+        they were before the block's first delete: no key had left the store yet)."""
+        data, undo = self._data, self._undo
+        before = {}
+        for key in (self._order if self._reordered else data):
+            old = undo[key] if key in undo else data[key]
+            if old is not _DELETED:
+                before[key] = old
+        return before
+
+    def _commit_through(self) -> None:
+        if self._reordered:  # as a pending transaction commits: the store's keys, then new ones in order
+            after, data = self._before_block(), self._data
+            for key in self._undo:
+                value = data.get(key, _DELETED)
+                if value is _DELETED:
+                    after.pop(key, None)
+                else:
+                    after[key] = value
+            data.clear()
+            data.update(after)
+        self._reordered, self._order = False, []
+
+    def _roll_back_through(self) -> None:
+        data, undo = self._data, self._undo
+        if self._reordered:
+            before = self._before_block()
+            data.clear()
+            data.update(before)
+        else:
+            for key, old in undo.items():
+                if old is _DELETED:
+                    data.pop(key, None)
+                else:
+                    data[key] = old
+        self._undo, self._reordered, self._order = None, False, []
 
     def _merged(self) -> dict:
         if self._pending is None:
@@ -418,25 +491,12 @@ class Node:
     def on_timer(self, key: Hashable) -> None:
         """A timer expired. The default ignores it."""
 
-    # -- what a node knows ---------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self._host.name
-
-    @property
-    def now(self) -> float:
-        """Simulated time."""
-        return self._host.engine.now
-
-    @property
-    def durable(self) -> Durable:
-        """Durable state: survives crashes (see ``atomic()``)."""
-        return self._host.durable
-
-    @property
-    def peer(self) -> str | None:
-        """The node that sent the message or ack being handled (None elsewhere)."""
-        return self._host.peer
+    # -- what a node knows (read through C-level getters: protocols read these often) ----------
+    name = property(attrgetter("_host.name"), doc="This node's name.")
+    now = property(attrgetter("_host.engine.now"), doc="Simulated time.")
+    durable = property(attrgetter("_host.durable"), doc="Durable state: survives crashes (see ``atomic()``).")
+    peer = property(attrgetter("_host.peer"),
+                    doc="The node that sent the message or ack being handled (None elsewhere).")
 
     # -- steps ---------------------------------------------------------------------------
     def send(self, to: str, msg_id: Hashable, body: Any) -> None:
@@ -473,6 +533,70 @@ class Node:
         self._host.note(text)
 
 
+class QuickAtomic:
+    """``atomic()`` for a node that cannot crash (no fault can strike it, nothing is traced, watched or
+    budgeted): writes and effects go straight to the store and the count, with an undo log that an
+    exception rolls back. What the node and the report see is what ``Atomic`` gives
+    (tests/test_fast_path.py compares whole reports); only a crash could tell the two apart, and none
+    can strike. One per host, reused (the simulator's hottest block: no allocation per use); nested
+    blocks join the outer one."""
+
+    __slots__ = ("_host", "depth", "applied", "undo")
+
+    def __init__(self, host: "Host") -> None:
+        self._host = host
+        self.depth = 0
+        self.applied: list = []   # the effects of the block (logical messages), for a rollback
+        self.undo: dict = {}      # the durable store's undo log (Durable._undo) while a block is open
+
+    def __enter__(self) -> "QuickAtomic":
+        if self.depth:
+            self.depth += 1
+            return self
+        host = self._host
+        if not host.up:
+            raise Crashed()
+        host.durable._undo = self.undo
+        self.depth = 1
+        host.points += 1  # begin
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None and self.depth == 1:
+            host = self._host
+            if host.up:  # commit: the writes are in place already
+                durable = host.durable
+                if durable._reordered:
+                    durable._commit_through()
+                durable._undo = None
+                if self.undo:
+                    self.undo.clear()
+                if self.applied:
+                    self.applied.clear()
+                self.depth = 0
+                host.points += 1  # commit
+                return False
+        return self._leave(exc_type)
+
+    def _leave(self, exc_type: type | None) -> bool:
+        """The end of a nested block, or of a block an exception (or a stop) cut short: roll back."""
+        depth = self.depth = self.depth - 1
+        host = self._host
+        if depth:
+            if exc_type is None and not host.up:
+                raise Crashed()
+            return False
+        applied = list(self.applied)
+        self.applied.clear()
+        host.durable._roll_back_through()
+        self.undo.clear()
+        host.undo_effects(applied)
+        host.rolled_back(len(applied), exc_type if exc_type is not None else Crashed)
+        if exc_type is None:
+            raise Crashed()
+        return False
+
+
 class Atomic:
     """The context manager behind ``Node.atomic()``: one transaction over durable state and effects."""
 
@@ -484,17 +608,25 @@ class Atomic:
 
     def __enter__(self) -> "Atomic":
         host = self._host
-        host.check_awake()
-        if host.durable._pending is None:  # nested blocks join the outer transaction
+        if not host.up:
+            raise Crashed()
+        durable = host.durable
+        if durable._pending is None:  # nested blocks join the outer transaction
             self._outer = True
-            host.durable._pending = {}
+            durable._pending = {}
             host.pending_effects = []
-            try:
-                host.point("begin", None)
-            except BaseException as exc:  # a crash right after begin: __exit__ will not run
-                host.durable._pending, host.pending_effects = None, None
-                host.rolled_back(0, type(exc))
-                raise
+            host.points += 1  # begin
+            if host.watch:
+                try:
+                    if host.dice:
+                        if host.run.random() < host.crash_p:
+                            host.strike()
+                    else:
+                        host.at_point("begin", None)
+                except BaseException as exc:  # a crash right after begin: __exit__ will not run
+                    durable._pending, host.pending_effects = None, None
+                    host.rolled_back(0, type(exc))
+                    raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .analysis import KEYS, expected
 from .checker import SEMANTICS
-from ..validation import check_choice, check_int, check_probability
+from ..validation import check_choice, check_int, check_probability, check_sequence
 
 PARAMETERS = ("loss", "ack_loss", "max_retries")
 MAX_POINTS = 1000
@@ -148,7 +148,7 @@ class Sweep:
         """Every closed form (key -> array) at each value (or at ``values``): one call of
         ``semantics.expected`` per value, all keys at once."""
         check_choice("semantic", semantic, SEMANTICS)
-        xs = self.values if values is None else values
+        xs = self.values if values is None else check_sequence("values", values, what="numbers")
         rows = []
         for x in xs:
             args = dict(self.settings)
@@ -159,7 +159,7 @@ class Sweep:
     def table(self, keys: Iterable[str] = ("lost", "duplicated", "attempts")) -> str:
         """A deterministic text table of the simulated rates per message (what a notebook prints and
         nbval checks): one group of columns per key, one column per guarantee."""
-        keys = [check_choice("keys", k, KEYS) for k in keys]
+        keys = [check_choice("keys", k, KEYS) for k in check_sequence("keys", keys, what=f"keys ({', '.join(KEYS)})")]
         short = {"at-most-once": "AMO", "at-least-once": "ALO", "exactly-once": "EO"}
         width = 3 * 8 + 2
         groups = " | ".join(f"{k.replace('_', ' '):^{width}}" for k in keys)
@@ -184,9 +184,8 @@ def sweep(parameter: str, values: Iterable[float], *, n_messages: int = 10_000, 
     seed:        every point gets its own random stream, derived from (seed, point index).
     """
     check_choice("parameter", parameter, PARAMETERS)
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(f"values must be a sequence of numbers, got {values!r}")
-    raw = list(np.asarray(values).ravel().tolist()) if isinstance(values, np.ndarray) else list(values)
+    raw = list(np.asarray(values).ravel().tolist()) if isinstance(values, np.ndarray) else \
+        check_sequence("values", values, what="numbers")
     if not 1 <= len(raw) <= MAX_POINTS:
         raise ValueError(f"values must hold 1 to {MAX_POINTS} numbers, got {len(raw)}")
     if parameter == "max_retries":

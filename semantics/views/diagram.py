@@ -27,7 +27,7 @@ from matplotlib.patches import FancyArrowPatch, Patch, Rectangle
 from matplotlib.text import Text
 
 from ..sim.checker import Event, Report
-from ..validation import check_int, check_number
+from ..validation import check_int, check_number, did_you_mean
 from .labels import Block, LabelLayer
 from .story import Annotation, story
 
@@ -375,6 +375,12 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     chosen, left_out = _select_messages(report, messages)
     indices = _drawn_indices(report.trace, chosen, len(chosen) == report.n_messages)
     lanes = _lanes([report.trace[i] for i in indices], nodes)
+    if nodes is not None:  # a lane for a node the run does not have would stay empty: say so
+        present = _lanes(report.trace, None)
+        for name in lanes:
+            if name not in present:
+                raise ValueError(f"nodes names node {name!r}{did_you_mean(name, present)}, which is not a node of "
+                                 f"this run; its nodes are {', '.join(map(repr, present))}")
     if title is None:
         title = (f"{report.n_messages} message{'s' if report.n_messages != 1 else ''}: lost {report.lost}, "
                  f"once {report.once}, duplicated {report.duplicated}; {report.attempts} attempts") + left_out
