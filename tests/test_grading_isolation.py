@@ -113,7 +113,7 @@ def grade(receiver):
 def test_a_sleep_loop_in_a_bare_except_gets_a_verdict():
     verdict, text = grade(SleepsInABareExcept)
     assert verdict.invariant == G.RUN_COMPLETES
-    assert "SleepsInABareExcept.on_message('m1', Payload('deposit 10')) on node 'receiver' did not return within 3 s " \
+    assert "SleepsInABareExcept.on_message(1, Payload('deposit 10')) on node 'receiver' did not return within 3 s " \
            "of real time (line" in text and "time.sleep(0.2)" in text
     assert "comes from the guard on the process" in text  # the one verdict that real time decides, and it says so
     assert verdict.counterexample.report.trace[-1].kind == "receive"  # the run up to the call that never returned
@@ -123,7 +123,7 @@ def test_a_sleep_loop_in_a_bare_except_gets_a_verdict():
 def test_a_loop_that_swallows_the_budgets_stop_gets_a_verdict():
     verdict, text = grade(SpinsInABareExcept)
     assert verdict.invariant == G.RUN_COMPLETES
-    assert "SpinsInABareExcept.on_message('m1', Payload('deposit 10')) on node 'receiver' exceeded its line budget " \
+    assert "SpinsInABareExcept.on_message(1, Payload('deposit 10')) on node 'receiver' exceeded its line budget " \
            "(line" in text and "and kept running: your code caught the exception that stops it" in text
 
 
