@@ -39,6 +39,7 @@ EXCLUDED = {
     "requirements/dev.txt": "the development lock (test tools)",
     "environment-dev.yml": "the development environment (test tools)",
     "scripts/make_exercises.py": "generates exercises from solutions/",
+    "scripts/ladder.py": "the instructor guide's difficulty table, measured from solutions/",
     "scripts/make_learner_copy.py": "this script",
     "scripts/make_variants.py": "instructors' per-group variants",
     "scripts/make_figures.py": "developers' README figures",

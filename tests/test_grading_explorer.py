@@ -49,7 +49,7 @@ def without_pruning(monkeypatch):
     monkeypatch.setattr(E, "HASHED", 0)
 
 
-@pytest.mark.parametrize("case_id", ["ex3-solution", "ex6-solution", "ex4-inbox-and-prefix-commit"])
+@pytest.mark.parametrize("case_id", ["ex3-solution", "ex10-solution", "ex5-inbox-and-prefix-commit", "ex8-solution"])
 def test_pruning_skips_repeated_states_without_changing_what_passes(case_id, monkeypatch):
     ex, runner = runner_for(case_id)
     pruned = grade(ex, runner.classes, random=False)
@@ -60,9 +60,10 @@ def test_pruning_skips_repeated_states_without_changing_what_passes(case_id, mon
     assert pruned.coverage.schedules < full.coverage.schedules
 
 
-@pytest.mark.parametrize("case_id", ["ex3-process-then-mark", "ex3-ack-inside-transaction", "ex4-commits-whatever-arrives",
-                                     "ex6-outbox-not-relayed-after-restart", "ex6-restart-without-timers",
-                                     "ex5-sequence-window-of-three", "ex1-one-slot-sender"])
+@pytest.mark.parametrize("case_id", ["ex3-process-then-mark", "ex3-ack-inside-transaction", "ex5-commits-whatever-arrives",
+                                     "ex10-outbox-not-relayed-after-restart", "ex10-restart-without-timers",
+                                     "ex6-sequence-window-of-three", "ex1-one-slot-sender", "ex4-refuses-early-copies",
+                                     "ex7-forgets-too-soon", "ex9-records-after-calling"])
 def test_pruning_finds_the_same_counterexample(case_id, monkeypatch):
     ex, runner = runner_for(case_id)
     pruned = grade(ex, runner.classes, random=False)
@@ -74,7 +75,7 @@ def test_pruning_finds_the_same_counterexample(case_id, monkeypatch):
 
 
 def test_coverage_is_the_same_every_time_and_said_in_words():
-    ex, runner = runner_for("ex6-solution")
+    ex, runner = runner_for("ex10-solution")
     a, b = grade(ex, runner.classes, random=False), grade(ex, runner.classes, random=False)
     assert (a.coverage.schedules, a.coverage.pruned) == (b.coverage.schedules, b.coverage.pruned)
     words = ex.scope.describe()
@@ -128,3 +129,27 @@ def test_an_exercise_can_read_snapshots_partner_state_and_extra_nodes():
     outcome = grade(ex, classes)
     assert outcome.status == "failed" and outcome.finding.invariant == "audited"
     assert outcome.finding.explanation in ("the receiver was down", "the auditor saw 1")
+
+
+def test_a_choice_can_be_kept_to_some_links():
+    # exercise 9: a late copy of the producer's message, never of a call to the payment service (a call
+    # that arrives after its key expired is a second payment no consumer could prevent)
+    from semantics.sim.choices import LATE
+
+    ex, runner = runner_for("ex9-solution")
+    assert ex.scope.allows(LATE, "sender", "receiver") and not ex.scope.allows(LATE, "receiver", "service")
+    assert ex.scope.allows(LOSE, "receiver", "service")
+    base = E.Base(1, faults=1, kinds=(LATE,))
+    coverage = E.Coverage()
+    scope = E.Scope(bases=(base,), kinds=(LATE,), where=ex.scope.where)
+    late = []
+
+    def record(scenario, oracle):
+        late.extend(oracle.extensions)
+        return runner.run(scenario, oracle)
+
+    list(E.explore(scope, record, lambda trial: None, coverage))
+    trial = runner.run(scope.scenario(base), E._Search(scope, base, (), None), trace=True)
+    sends = [e for e in trial.report.trace if e.kind == "send" and e.message == "data"]
+    assert any(e.node == "receiver" and e.peer == "service" for e in sends)  # calls happen ...
+    assert coverage.schedules == 1 + sum(e.node == "sender" for e in sends)  # ... and only the producer's copies vary

@@ -118,7 +118,7 @@ def grade(receiver, within=10):
 def test_a_sleep_loop_in_a_bare_except_gets_a_verdict():
     verdict, text = grade(SleepsInABareExcept)
     assert verdict.invariant == G.RUN_COMPLETES
-    assert "SleepsInABareExcept.on_message('m1', Payload('deposit 10')) on node 'receiver' waited 2 s without " \
+    assert "SleepsInABareExcept.on_message(1, Payload('deposit 10')) on node 'receiver' waited 2 s without " \
            "returning and without computing (line" in text and "time.sleep(0.2)" in text
     assert "comes from the guard on the process" in text  # the one verdict that real time decides, and it says so
     assert verdict.counterexample.report.trace[-1].kind == "receive"  # the run up to the call that never returned
@@ -138,7 +138,7 @@ def test_one_line_that_computes_without_end_gets_a_verdict():
 def test_a_loop_that_swallows_the_budgets_stop_gets_a_verdict():
     verdict, text = grade(SpinsInABareExcept)
     assert verdict.invariant == G.RUN_COMPLETES
-    assert "SpinsInABareExcept.on_message('m1', Payload('deposit 10')) on node 'receiver' exceeded its line budget " \
+    assert "SpinsInABareExcept.on_message(1, Payload('deposit 10')) on node 'receiver' exceeded its line budget " \
            "(line" in text and "and kept running: your code caught the exception that stops it" in text
 
 

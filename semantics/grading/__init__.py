@@ -21,7 +21,8 @@ The package, one concept per module:
     isolation    the child process, its limits and guards
     session      check(): arguments, isolation, verdict
     verdict      Verdict and Counterexample;  render: their text, HTML, trace and diagram
-    hints        hints chosen by invariant and cause, with levels;  partners: the nodes exercises give
+    hints        hints chosen by invariant and cause, with levels (``hint(n)``: the rung's own, before any
+                 verdict);  partners: the nodes exercises give
 """
 
 from __future__ import annotations
@@ -31,8 +32,13 @@ from .explorer import Base, Coverage, Scope
 from .hints import CAUSES
 from .invariants import (ACK_MEANS_EFFECT, BOUNDED_STATE, EVERY_COPY_ACKED, EVERY_EFFECT, NO_DUPLICATES,
                          NO_SILENT_LOSS, NODE_ISOLATION, RUN_COMPLETES, Finding, Invariant, Trial)
-from .exercises.ex4 import ALL_COMMITTED
-from .partners import ApplyAndAckReceiver, Broker, NumberedSender
+from .exercises.ex5 import ALL_COMMITTED
+from .exercises.ex7 import ANSWERED, FIRST_RECEIPT
+from .exercises.ex8 import FENCED, SETTLED, SETTLED_MEANS_EFFECT
+from .exercises.ex9 import PAID_BY_SERVICE, PAID_OR_REPORTED
+from .invariants import IN_FLIGHT
+from .partners import (ApplyAndAckReceiver, Broker, Fenced, LeaseQueue, Leased, NumberedSender, Payments,
+                       PipelinedClient, Producer, Reply, SequenceSender, Worker)
 from .render import format_trace
 from .runner import state_size
 from .scenarios import REPEATED, Scenario
@@ -47,7 +53,9 @@ for _ex in EXERCISES.values():
 del _ex, _i
 
 __all__ = ["check", "hint", "Verdict", "Counterexample", "Scenario", "Exercise", "EXERCISES", "INVARIANTS",
-           "Broker", "NumberedSender", "ApplyAndAckReceiver", "format_trace", "state_size", "Base", "Scope",
+           "Broker", "NumberedSender", "ApplyAndAckReceiver", "SequenceSender", "PipelinedClient", "Producer",
+           "LeaseQueue", "Worker", "Payments", "Fenced", "Leased", "Reply", "format_trace", "state_size", "Base", "Scope",
            "Coverage", "Finding", "Invariant", "Trial", "CAUSES", "REPEATED", "NODE_ISOLATION", "RUN_COMPLETES",
            "NO_DUPLICATES", "ACK_MEANS_EFFECT", "NO_SILENT_LOSS", "EVERY_EFFECT", "ALL_COMMITTED",
-           "EVERY_COPY_ACKED", "BOUNDED_STATE"]
+           "EVERY_COPY_ACKED", "BOUNDED_STATE", "IN_FLIGHT", "FIRST_RECEIPT", "ANSWERED", "FENCED", "SETTLED",
+           "SETTLED_MEANS_EFFECT", "PAID_BY_SERVICE", "PAID_OR_REPORTED"]

@@ -71,7 +71,10 @@ class Scope:
     crash_nodes: the nodes that may crash (each crash is followed by a restart ``restart_after`` later);
     alone:       choices tried only as the single fault of a schedule (an outage or a late copy
                  already stretches a run over thousands of time units);
-    hold, outage, late: the lengths of ``semantics.sim.choices.Oracle``.
+    hold, outage, late: the lengths of ``semantics.sim.choices.Oracle``;
+    where:       {choice: the (source, destination) node pairs it applies to}; a choice not named
+                 applies to every transmission (exercise 9: a late copy of a producer's message, never
+                 of a call to the payment service, which no caller could survive).
     """
 
     bases: tuple[Base, ...]
@@ -82,6 +85,13 @@ class Scope:
     outage: float = 1_000.0
     late: float = 10_000.0
     restart_after: float = 1.0
+    where: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+
+    def allows(self, choice: str, src: str, dst: str) -> bool:
+        for kind, pairs in self.where:
+            if kind == choice:
+                return (src, dst) in pairs
+        return True
 
     def scenario(self, base: Base, schedule: Schedule = ()) -> Scenario:
         return Scenario(base.describe(), base.n_messages, interval=base.interval,
@@ -127,6 +137,7 @@ class _Search(Oracle):
             if extend else ()
         self.crash_nodes = scope.crash_nodes if extend and CRASH in kinds else ()
         self.first_only = base.first_only
+        self.scope = scope
         self.extensions: list[tuple[int, tuple[str, ...]]] = []
         # Hashing states pays only where many schedules share states: small bases.
         self.seen = seen if extend and base.n_messages <= 3 and not base.first_only else None
@@ -142,7 +153,8 @@ class _Search(Oracle):
         if choice is not None:
             return choice
         if self.copy_kinds and index > self.after and (not self.first_only or logical == 0):
-            options = tuple(k for k in self.copy_kinds if message == "data" or k not in DATA_ONLY)
+            options = tuple(k for k in self.copy_kinds if (message == "data" or k not in DATA_ONLY)
+                            and (not self.scope.where or self.scope.allows(k, src, dst)))
             if self.stop_at is None:
                 if options:
                     self.extensions.append((index, options))

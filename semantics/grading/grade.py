@@ -124,7 +124,8 @@ class _Narrator(Replay):
         choice = super().copy(index, now, src, dst, message, msg_id, logical)
         if choice != DELIVER:
             nth = self.copies[(src, message, msg_id)]
-            what = f"{msg_id!r}" if message == "data" else f"the ack of {msg_id!r}"
+            name = repr(msg_id) if isinstance(msg_id, str) else f"message {msg_id!r}"  # (a number alone reads oddly)
+            what = name if message == "data" else f"the ack of {name}"
             which = "" if message != "data" else (" (its first copy)" if nth == 1 else f" (copy {nth}, a retry)")
             self.words.append((now, {
                 LOSE: f"the network loses {what}{which}",

@@ -64,9 +64,15 @@ def causes(report: Report | None, *, outside: bool = False, problem: str | None 
 
 def levels(hints: Hints, invariant: str, seen: tuple[str, ...]) -> tuple[str, ...]:
     """The hint (all its levels) for ``invariant`` and the first cause in ``seen`` that has one."""
+    return chosen(hints, invariant, seen)[1]
+
+
+def chosen(hints: Hints, invariant: str, seen: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """(the cause whose hint was chosen, None for the general one; the hint's levels) for
+    ``invariant`` and the causes ``seen`` in a counterexample, most telling first."""
     table = hints.get(invariant, {})
     for cause in (*seen, None):
         text = table.get(cause)
         if text:
-            return (text,) if isinstance(text, str) else tuple(text)
-    return ()
+            return cause, ((text,) if isinstance(text, str) else tuple(text))
+    return None, ()

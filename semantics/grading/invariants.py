@@ -93,6 +93,7 @@ COMPLETES = Invariant(RUN_COMPLETES, "the protocol's code neither raises nor run
 # -- the effects of messages -----------------------------------------------------------------------
 
 NO_DUPLICATES = "no duplicate effects"
+IN_FLIGHT = "a window of messages in flight"
 ACK_MEANS_EFFECT = "ack means effect"
 NO_SILENT_LOSS = "no silent loss"
 EVERY_EFFECT = "every message takes effect"
@@ -178,20 +179,55 @@ EVERY_ACKED = Invariant(EVERY_COPY_ACKED, "the receiver acknowledges every copy 
                         _every_copy_acked)
 
 
-def bounded_state(bound: int, node: str = "receiver") -> Invariant:
+def bounded_state(bound: int, node: str = "receiver", what: str | None = None) -> Invariant:
     """The state of ``node`` (durable and volatile, as ``state_size`` measures it after every
     handler) never exceeds ``bound`` bytes."""
 
     def check(trial: Trial) -> Finding | None:
         if trial.state > bound:
             return Finding(BOUNDED_STATE, None, None,
-                           f"the {node}'s state grew past the bound at t={trial.state_at:g}: {trial.state:,} bytes "
+                           f"the {what or node}'s state grew past the bound at t={trial.state_at:g}: {trial.state:,} bytes "
                            f"(at most {bound:,} allowed; {trial.report.n_messages:,} messages in the run); its "
                            f"largest parts then: {trial.state_detail}")
         return None
 
-    return Invariant(BOUNDED_STATE, f"the {node}'s state (durable and volatile) never takes more than {bound:,} "
-                     "bytes, however long the run", check)
+    return Invariant(BOUNDED_STATE, f"the {what or node}'s state (durable and volatile) never takes more than "
+                     f"{bound:,} bytes, however long the run", check)
+
+
+def in_flight_window(size: int, *, accepted_only: bool = False) -> Invariant:
+    """The sender transmits a message (its first copy or a retry) only while every message ``size``
+    or more places before it, in the order the application submitted them, has been acknowledged to
+    it: a sliding window of at most ``size`` consecutive messages in flight. Read from the trace (the
+    network's own duplicates are not the sender's transmissions). ``accepted_only``: a message the
+    sender never accepted (a crash cut its ``on_send``) is owed nothing and holds no place."""
+
+    def check(trial: Trial) -> Finding | None:
+        messages = trial.report.messages()
+        details = trial.report.details
+        counted = [i for i in range(len(messages))
+                   if not (accepted_only and details is not None and not details.accepted[i])]
+        place = {logical: k for k, logical in enumerate(counted)}  # a message's place among those counted
+        acked: set[int] = set()
+        oldest = 0  # the place of the oldest counted message not yet acknowledged to the sender
+        for e in trial.report.trace or ():
+            if e.node != "sender" or e.logical not in place:
+                continue
+            if e.kind == "receive" and e.message == "ack":
+                acked.add(place[e.logical])
+                while oldest in acked:
+                    oldest += 1
+            elif e.kind == "send" and e.message == "data" and "network duplicate" not in e.text \
+                    and place[e.logical] >= oldest + size:
+                waiting = messages[counted[oldest]].msg_id
+                return Finding(IN_FLIGHT, e.logical, messages[e.logical].msg_id,
+                               f"was sent at t={e.time:g} while {waiting!r}, {place[e.logical] - oldest} places before "
+                               f"it, was still unacknowledged: more than {size} consecutive messages in flight")
+        return None
+
+    return Invariant(IN_FLIGHT, f"the sender sends a message only while every message {size} or more places "
+                     f"before it (in the order the application submitted them) has been acknowledged: at most "
+                     f"{size} consecutive messages in flight", check)
 
 
 def first_broken(invariants: tuple[Invariant, ...], trial: Trial) -> Finding | None:

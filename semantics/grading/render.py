@@ -50,7 +50,7 @@ def text(verdict: Verdict) -> str:
     for note in verdict.notes:
         lines.append(wrap(f"Note: {note}"))
     if verdict.hint:
-        lines.append(wrap(f"Hint: {verdict.hint}"))
+        lines.append(wrap(f"Hint: {verdict.hint}" + (f" {verdict.more}" if verdict.more else "")))
     cx = verdict.counterexample
     trace = cx.trace_text() if cx is not None else ""
     if trace:

@@ -22,7 +22,7 @@ from ..sim.state import encode
 from .isolation import Channel, Ended, Limits, available, in_child
 from .exercises import EXERCISES, Exercise
 from .grade import Outcome, grade, plain, plain_report
-from .hints import RUNAWAY, causes, levels
+from .hints import RUNAWAY, causes, chosen, levels
 from .invariants import RUN_COMPLETES, Finding
 from .progress import Progress
 from .render import covered, numbered
@@ -76,25 +76,28 @@ def _same_code(a: type, b: type) -> bool:
 
 
 def classes_for(ex: Exercise, sender: Any, receiver: Any) -> tuple[dict[str, type[Node]], list[str]]:
-    """The node classes to grade ({name: class}), and notes about partner classes."""
-    given = {"sender": sender, "receiver": receiver}
+    """The node classes to grade ({node name: class}), and notes about partner classes. ``sender`` and
+    ``receiver`` (check's two classes) play the nodes ``ex.slots`` names."""
+    params = dict(zip(ex.slots, ("sender", "receiver")))
+    given = dict(zip(ex.slots, (sender, receiver)))
     notes = []
     for name, partner in ex.partners.items():
         value = given.get(name)
         if name in ex.exact_partners:
             if value is not None and not (isinstance(value, type) and issubclass(value, partner)):
-                raise ValueError(f"exercise {ex.number} grades your {ex.learner[0]} against semantics.grading."
-                                 f"{partner.__name__}: pass {name}={partner.__name__} (or leave it out), got {value!r}")
+                raise ValueError(f"exercise {ex.number} grades your {', '.join(ex.learner)} against semantics."
+                                 f"grading.{partner.__name__}: pass {params.get(name, name)}={partner.__name__} (or "
+                                 f"leave it out), got {value!r}")
         elif value is not None:
-            value = _node_class(name, value)
+            value = _node_class(params.get(name, name), value)
             if value is not partner and not _same_code(value, partner):
                 notes.append(f"exercise {ex.number} grades against its own {name} (semantics.grading.partners."
                              f"{partner.__name__}, the one the notebook gives): your {value.__name__} is not used")
         given[name] = partner
-    for name in ("sender", "receiver"):
+    for name, param in params.items():
         if given[name] is None:
-            raise TypeError(f"check(exercise, sender, receiver): the {name} class is missing")
-        given[name] = _node_class(name, given[name])
+            raise TypeError(f"check(exercise, sender, receiver): the {param} class is missing")
+        given[name] = _node_class(param, given[name])
     return given, notes
 
 
@@ -380,27 +383,53 @@ def _failed(ex: Exercise, classes: Mapping[str, type[Node]], outcome: Outcome, n
                      "may not show the failure. Does your code use randomness, the wall clock or state shared "
                      "between runs (class attributes, globals)? Use self.now for time and keep state on self or in "
                      "self.durable.")
-    texts = levels(ex.hints, f.invariant, outcome.causes)
+    cause, texts = chosen(ex.hints, f.invariant, outcome.causes)
     report = outcome.report
     crashes = tuple(f"{e.node} at t={e.time:g}, {e.text}" for e in (report.trace or ()) if e.kind == "crash") \
         if report is not None else ()
     cx = Counterexample(f.invariant, f.msg_id, f.explanation, scenario, original or scenario, report, crashes, call,
                         outcome.reproduced, classes["sender"], classes["receiver"], outcome.faults, outcome.causes,
                         outcome.phase, others, ex.number)
+    more = next_hint(ex, f.invariant, cause, 2, len(texts)) if texts else ""
     return Verdict(ex.number, ex.title, False, "failed", "\n".join(lines), texts[0] if texts else "", cx, runs,
-                   elapsed, hints=texts, output=outcome.output, notes=tuple(notes))
+                   elapsed, hints=texts, output=outcome.output, notes=tuple(notes), more=more)
 
 
-def hint(exercise: int | str, invariant: str, cause: str | None = None, level: int = 1) -> str:
-    """The hint of ``exercise`` for a broken ``invariant`` (and, if given, a cause such as "crash" or
-    "lost ack": see ``semantics.grading.hints``), at ``level`` 1 (a nudge) or more (closer to the
-    answer; the last level is repeated beyond it)."""
+def hint(exercise: int | str, invariant: str | None = None, cause: str | None = None, level: int = 1) -> str:
+    """A hint for exercise ``exercise``, at ``level`` 1 (a nudge) or more (closer to the answer; the
+    last level is repeated beyond it).
+
+    Without ``invariant``: the exercise's own hints, to read before any verdict (``hint(3)``, then
+    ``hint(3, level=2)``...). With it: the hint for that broken invariant (and, if given, a cause
+    such as "crash" or "lost ack": see ``semantics.grading.hints``), which a failed verdict shows at
+    level 1 and names the call for the next level."""
     ex = exercise_of(exercise)
-    if invariant not in ex.names:
+    if invariant is not None and invariant not in ex.names:
         raise ValueError(f"invariant must be one of exercise {ex.number}'s: {', '.join(map(repr, ex.names))}; "
                          f"got {invariant!r}")
     if isinstance(level, bool) or not isinstance(level, int) or level < 1:
         raise ValueError(f"level must be an integer >= 1, got {level!r}")
-    texts = levels(ex.hints, invariant, (cause,) if cause else ())
-    return texts[min(level, len(texts)) - 1] if texts else ""
+    if invariant is None:
+        if cause is not None:
+            raise ValueError(f"cause needs an invariant: hint({ex.number}, invariant, {cause!r}), got no invariant")
+        texts = ex.guide
+    else:
+        cause, texts = chosen(ex.hints, invariant, (cause,) if cause else ())  # (None: the general hint)
+    if not texts:
+        return ""
+    text = texts[min(level, len(texts)) - 1]
+    more = next_hint(ex, invariant, cause, min(level, len(texts)) + 1, len(texts))
+    return f"{text} {more}" if more else text
 
+
+def next_hint(ex: Exercise, invariant: str | None, cause: str | None, level: int, levels_: int) -> str:
+    """The call that shows hint level ``level`` (of ``levels_``), in words ("" past the last)."""
+    if level > levels_:
+        return ""
+    args = [str(ex.number)]
+    if invariant is not None:
+        args.append(repr(invariant))
+        if cause is not None:
+            args.append(repr(cause))
+    args.append(f"level={level}")
+    return f"(Hint {level - 1} of {levels_}; the next one, closer to the answer: hint({', '.join(args)}).)"

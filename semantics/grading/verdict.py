@@ -99,6 +99,7 @@ class Verdict:
     hints: tuple[str, ...] = () # the hint's levels, from a nudge to nearly the answer (``hint`` is the first)
     output: str = ""            # what your code printed while it was graded (truncated)
     notes: tuple[str, ...] = () # warnings: a durable value changed in place, grading in the kernel...
+    more: str = ""              # the call that shows the hint's next level ("" when there is none)
     _png: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property

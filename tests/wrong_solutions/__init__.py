@@ -1,7 +1,7 @@
 """The grader's catalog: plausible wrong solutions, each with the invariant that must reject it, and
 genuinely different correct solutions that must pass.
 
-One module per exercise (``ex1`` ... ``ex6``) holds ``CASES``: ``Case`` entries naming the exercise,
+One module per exercise (``ex1`` ... ``ex10``) holds ``CASES``: ``Case`` entries naming the exercise,
 the classes and what the grader must answer. The code a learner starts from (the given sender or
 receiver of each exercise) is taken from the solution notebook itself (``notebook``), so that the
 catalog can never drift from what learners see.
@@ -24,23 +24,30 @@ from typing import Any
 import nbformat
 
 SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
-NOTEBOOKS = {1: "01-retries.ipynb", 2: "02-deduplication.ipynb", 3: "03-durable-atomic.ipynb",
-             4: "04-consumer-commits.ipynb", 5: "05-bounded-state.ipynb", 6: "06-outbox-inbox.ipynb"}
+NOTEBOOKS = {1: "01-retries.ipynb", 2: "02-deduplication.ipynb", 3: "03-durable-number.ipynb", 4: "04-in-flight.ipynb",
+             5: "05-consumer-commits.ipynb", 6: "06-dedup-window.ipynb", 7: "07-reply-cache.ipynb",
+             8: "08-fencing.ipynb", 9: "09-idempotency-keys.ipynb", 10: "10-outbox-inbox.ipynb"}
 
 
-#: The classes of wrong answers issue 11 found the old grader accepting (or judging for the wrong reason).
+#: The classes of wrong answers issue 11 found the old grader accepting (or judging for the wrong reason), and
+#: those the rungs of issue 13 add.
 CLASSES = {
-    "equal bodies": "code keyed by the body, in exercises 1 and 6 (and 2)",
+    "equal bodies": "code keyed by the body, in exercises 1 and 10 (and 2, 3, 4)",
     "in place": "a durable value changed in place (nested too) instead of written back",
     "state size": "state that grows although it has few top-level entries (nested set, deque, bitmap, string)",
-    "acks": "exercise 5: a receiver that does not acknowledge (every copy)",
-    "every effect": "exercise 5: a message handled but never applied",
-    "pinned sender": "exercise 5: a receiver that only works with a sender other than the one given",
+    "acks": "exercises 3, 4, 6: a receiver that does not acknowledge (every copy)",
+    "every effect": "exercise 6: a message handled but never applied",
+    "pinned sender": "exercise 6: a receiver that only works with a sender other than the one given",
     "outage": "retrying with an end: a relay or sender that gives up",
     "window": "a deduplication record that forgets (after a time or a count) where the guarantee needs it forever",
-    "luck": "exercise 6 mistakes once caught by one seeded random scenario only",
+    "luck": "exercise 10 mistakes once caught by one seeded random scenario only",
     "swallowed crash": "code that catches the crash (bare except) inside or around an atomic block",
     "shared state": "state kept in a class attribute or a global variable",
+    "order": "deduplication that assumes order: a high-water mark, or refusing what arrives early (exercises 4, 10)",
+    "in flight": "a sender that keeps more than its window in flight, or never sends what waits (exercises 4, 10)",
+    "library class": "lesson 05's working mechanisms passed as answers to rungs they do not solve (exercises 7-9)",
+    "expiry": "exercise 9: retries that outlive the idempotency key, or give up without a report",
+    "stale writer": "exercise 8: a store that lets a superseded lease holder write, or deduplicates without fencing",
 }
 
 
@@ -75,5 +82,5 @@ def notebook(number: int) -> dict[str, Any]:
 
 
 def all_cases() -> list[Case]:
-    from . import ex1, ex2, ex3, ex4, ex5, ex6
-    return [case for module in (ex1, ex2, ex3, ex4, ex5, ex6) for case in module.CASES]
+    from . import ex1, ex2, ex3, ex4, ex5, ex6, ex7, ex8, ex9, ex10
+    return [case for module in (ex1, ex2, ex3, ex4, ex5, ex6, ex7, ex8, ex9, ex10) for case in module.CASES]

@@ -1,220 +1,327 @@
-"""Exercise 4, commit discipline of a log consumer (graded against semantics.grading.Broker)."""
+"""Exercise 4, several messages in flight (a window of 4, reordering, receiver crashes, at most
+200 bytes of receiver state)."""
 
 from semantics import Node
-from semantics.grading import (ACK_MEANS_EFFECT, ALL_COMMITTED, EVERY_EFFECT, NO_DUPLICATES, NODE_ISOLATION,
-                               Broker)
+from semantics.grading import (ACK_MEANS_EFFECT, BOUNDED_STATE, EVERY_COPY_ACKED, EVERY_EFFECT, IN_FLIGHT,
+                               NO_DUPLICATES)
 
 from . import Case, notebook
+from . import ex3
 
 NB = notebook(4)
+Sender, Receiver = NB["Sender"], NB["Receiver"]
 
 
-class InboxConsumer(Node):
-    """Correct, differently: processes records in any order with a durable inbox of done offsets
-    (atomic with the effect), and commits only the longest gap-free prefix."""
+class QueueSender(Node):
+    """Correct, differently: a list of waiting messages and a dict of those in flight; the window is
+    the oldest number in flight (or waiting) plus 4."""
 
-    def on_start(self):
-        self.prefix = 0  # volatile cache, rebuilt from durable state after a crash
-        while ("done", self.prefix) in self.durable:
-            self.prefix += 1
-
-    def on_message(self, offset, body):
-        with self.atomic():
-            if ("done", offset) not in self.durable:
-                self.apply(body)
-                self.durable[("done", offset)] = True
-        while ("done", self.prefix) in self.durable:
-            self.prefix += 1
-        if self.prefix:
-            self.ack(self.prefix - 1)
-
-
-class AlwaysRecommits(Node):
-    """Correct, differently: in order only, and every message (even one ahead of its turn) makes it
-    commit its whole progress again."""
-
-    def on_message(self, offset, body):
-        with self.atomic():
-            position = self.durable.get("position", 0)
-            if offset == position:
-                self.apply(body)
-                position += 1
-                self.durable["position"] = position
-        if position:
-            self.ack(position - 1)
-
-
-class DoneSetConsumer(Node):
-    """Correct, differently: one durable value holds the set of done offsets and the committed
-    prefix, written back in the atomic block."""
-
-    def on_message(self, offset, body):
-        with self.atomic():
-            state = self.durable.get("state", {"done": set(), "prefix": 0})
-            if offset >= state["prefix"] and offset not in state["done"]:
-                self.apply(body)
-                state["done"].add(offset)
-                while state["prefix"] in state["done"]:
-                    state["done"].discard(state["prefix"])
-                    state["prefix"] += 1
-                self.durable["state"] = state
-        if state["prefix"]:
-            self.ack(state["prefix"] - 1)
-
-
-class CommitThenProcess(Node):
-    """Wrong: commits first (at-most-once): a crash after the commit loses the record."""
-
-    def on_message(self, offset, body):
-        position = self.durable.get("position", 0)
-        if offset == position:
-            self.ack(offset)
-            with self.atomic():
-                self.apply(body)
-                self.durable["position"] = offset + 1
-        elif offset < position:
-            self.ack(position - 1)
-
-
-class PositionAfterEffect(Node):
-    """Wrong: keeps a durable position, but writes it after the effect, outside any atomic block:
-    a crash in between replays the record."""
-
-    def on_message(self, offset, body):
-        position = self.durable.get("position", 0)
-        if offset == position:
-            self.apply(body)
-            self.durable["position"] = offset + 1
-            self.ack(offset)
-        elif offset < position:
-            self.ack(position - 1)
-
-
-class CommitsWhateverArrives(Node):
-    """Wrong: deduplicates correctly but commits each record as it arrives; a commit is cumulative,
-    so committing a record that overtook a lost one tells the broker the lost one is done."""
-
-    def on_message(self, offset, body):
-        with self.atomic():
-            if ("done", offset) not in self.durable:
-                self.apply(body)
-                self.durable[("done", offset)] = True
-        self.ack(offset)
-
-
-class NeverCommits(Node):
-    """Wrong: exactly-once effects, but never commits: the broker redelivers forever (here, until
-    it gives up), and a new consumer would start from the beginning."""
-
-    def on_message(self, offset, body):
-        with self.atomic():
-            if ("done", offset) not in self.durable:
-                self.apply(body)
-                self.durable[("done", offset)] = True
-
-
-class CommitsOnlyNew(Node):
-    """Wrong: commits a record when it processes it, not when it sees it again: a lost commit is
-    never repeated, and the broker redelivers until it gives up."""
-
-    def on_message(self, offset, body):
-        with self.atomic():
-            position = self.durable.get("position", 0)
-            new = offset == position
-            if new:
-                self.apply(body)
-                self.durable["position"] = offset + 1
-        if new:
-            self.ack(offset)
-
-
-class VolatilePosition(Node):
-    """Wrong: the position in an attribute: a crash forgets it and the broker's redelivery is applied again."""
+    timeout = 2.5
 
     def on_start(self):
-        self.position = 0
+        self.numbered = 0
+        self.waiting = []   # [(seq, body)], in order
+        self.flying = {}    # seq -> body
 
-    def on_message(self, offset, body):
-        if offset == self.position:
+    def on_send(self, msg_id, body):
+        self.numbered += 1
+        self.waiting.append((self.numbered, body))
+        self.pump()
+
+    def pump(self):
+        while self.waiting:
+            oldest = min(self.flying) if self.flying else self.waiting[0][0]
+            if self.waiting[0][0] >= oldest + 4:
+                return
+            seq, body = self.waiting.pop(0)
+            self.flying[seq] = body
+            self.send("receiver", seq, body)
+            self.set_timer(seq, self.timeout)
+
+    def on_ack(self, seq):
+        if self.flying.pop(seq, None) is not None:
+            self.cancel_timer(seq)
+            self.pump()
+
+    def on_timer(self, seq):
+        if seq in self.flying:
+            self.send("receiver", seq, self.flying[seq])
+            self.set_timer(seq, self.timeout)
+
+
+class GoBackSender(QueueSender):
+    """Correct, differently: one timer for the window; when it fires, every message in flight is
+    sent again (go-back-N's retransmission, with a receiver that keeps what arrived early)."""
+
+    def pump(self):
+        before = len(self.flying)
+        super().pump()
+        if self.flying and not before:
+            self.set_timer("window", self.timeout)
+
+    def on_ack(self, seq):
+        if self.flying.pop(seq, None) is not None:
+            self.pump()
+
+    def set_timer(self, key, after):
+        super().set_timer("window", after)
+
+    def cancel_timer(self, key):
+        pass
+
+    def on_timer(self, key):
+        for seq in sorted(self.flying):
+            self.send("receiver", seq, self.flying[seq])
+        if self.flying:
+            super().set_timer("window", self.timeout)
+
+
+class BitmapReceiver(Node):
+    """Correct, differently: the count applied without a gap and a bitmap of the numbers above it, in
+    one durable pair (bit k: number count + 1 + k applied)."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            done, bits = self.durable.get("record", (0, 0))
+            if seq > done and not bits >> (seq - done - 1) & 1:
+                self.apply(body)
+                bits |= 1 << (seq - done - 1)
+                while bits & 1:
+                    done, bits = done + 1, bits >> 1
+                self.durable["record"] = (done, bits)
+        self.ack(seq)
+
+
+class KeysAboveReceiver(Node):
+    """Correct, differently: one durable key per number applied above the gap, deleted as the gap
+    closes."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            done = self.durable.get("done", 0)
+            if seq > done and ("above", seq) not in self.durable:
+                self.apply(body)
+                self.durable[("above", seq)] = True
+                while ("above", done + 1) in self.durable:
+                    done += 1
+                    del self.durable[("above", done)]
+                self.durable["done"] = done
+        self.ack(seq)
+
+
+class StopAndWaitNoWindow(Node):
+    """Wrong: sends every message at once (exercise 3's sender, with several in flight): no window."""
+
+    timeout = 3.0
+
+    def on_start(self):
+        self.next_seq = 1
+        self.unacked = {}
+
+    def on_send(self, msg_id, body):
+        seq, self.next_seq = self.next_seq, self.next_seq + 1
+        self.unacked[seq] = body
+        self.send("receiver", seq, body)
+        self.set_timer(seq, self.timeout)
+
+    def on_ack(self, seq):
+        if self.unacked.pop(seq, None) is not None:
+            self.cancel_timer(seq)
+
+    def on_timer(self, seq):
+        if seq in self.unacked:
+            self.send("receiver", seq, self.unacked[seq])
+            self.set_timer(seq, self.timeout)
+
+
+class CountingWindow(QueueSender):
+    """Wrong: at most 4 messages unacknowledged, anywhere: after an ack in the middle, a fifth one goes
+    out while the oldest is still missing (a count is not a sliding window)."""
+
+    def pump(self):
+        while self.waiting and len(self.flying) < 4:
+            seq, body = self.waiting.pop(0)
+            self.flying[seq] = body
+            self.send("receiver", seq, body)
+            self.set_timer(seq, self.timeout)
+
+
+class WindowOfFive(QueueSender):
+    """Wrong: a window of 5."""
+
+    def pump(self):
+        while self.waiting:
+            oldest = min(self.flying) if self.flying else self.waiting[0][0]
+            if self.waiting[0][0] >= oldest + 5:
+                return
+            seq, body = self.waiting.pop(0)
+            self.flying[seq] = body
+            self.send("receiver", seq, body)
+            self.set_timer(seq, self.timeout)
+
+
+class PumpsOnlyOnSend(QueueSender):
+    """Wrong: the window is filled when a message is submitted, never when an ack frees it: a message
+    that waited is never sent."""
+
+    def on_ack(self, seq):
+        if self.flying.pop(seq, None) is not None:
+            self.cancel_timer(seq)
+
+
+class BodyKeyedSender(QueueSender):
+    """Wrong: keeps the messages in flight by body: two deposits of 10 share one entry, and a lost one
+    is never sent again."""
+
+    def pump(self):
+        while self.waiting:
+            seq, body = self.waiting.pop(0)
+            self.flying[body.content] = (seq, body)
+            self.send("receiver", seq, body)
+            self.set_timer(body.content, self.timeout)
+
+    def on_ack(self, seq):
+        for content, (s, _) in list(self.flying.items()):
+            if s == seq:
+                del self.flying[content]
+                self.cancel_timer(content)
+
+    def on_timer(self, content):
+        if content in self.flying:
+            seq, body = self.flying[content]
+            self.send("receiver", seq, body)
+            self.set_timer(content, self.timeout)
+
+
+class StrictOrderReceiver(Node):
+    """Wrong here: applies only the next number and leaves a number that arrives early unacknowledged
+    (lesson 03's enforced order): correct effects, but the sender keeps retrying what arrived."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            expected = self.durable.get("expected", 1)
+            if seq == expected:
+                self.apply(body)
+                self.durable["expected"] = expected + 1
+        if seq < self.durable.get("expected", 1):
+            self.ack(seq)
+
+
+class HighWaterMark(Node):
+    """Wrong: applies a number above the highest applied: an overtaken message is skipped, and acked."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            if seq > self.durable.get("last", 0):
+                self.apply(body)
+                self.durable["last"] = seq
+        self.ack(seq)
+
+
+class VolatileGapRecord(Node):
+    """Wrong: the right record, kept on self: a crash forgets it."""
+
+    def on_start(self):
+        self.done, self.above = 0, set()
+
+    def on_message(self, seq, body):
+        if seq > self.done and seq not in self.above:
             self.apply(body)
-            self.position += 1
-        if self.position:
-            self.ack(self.position - 1)
+            self.above.add(seq)
+            while self.done + 1 in self.above:
+                self.done += 1
+                self.above.discard(self.done)
+        self.ack(seq)
 
 
-class SkipsGaps(Node):
-    """Wrong: moves its position past whatever arrives (position = offset + 1), skipping a lost record."""
+class EveryNumber(Node):
+    """Wrong here: a durable set of every number applied: correct effects, unbounded state."""
 
-    def on_message(self, offset, body):
+    def on_message(self, seq, body):
         with self.atomic():
-            position = self.durable.get("position", 0)
-            if offset >= position:
+            applied = self.durable.get("applied", frozenset())
+            if seq not in applied:
                 self.apply(body)
-                self.durable["position"] = offset + 1
-        self.ack(self.durable["position"] - 1)
+                self.durable["applied"] = applied | {seq}
+        self.ack(seq)
 
 
-class CommitsAhead(Node):
-    """Wrong: commits ``offset + 1`` (Kafka's convention: the next offset to read), where this broker
-    means "this record is done": the last record is never committed."""
+class NeverFolds(Node):
+    """Wrong: remembers the numbers applied above a count that never moves: the set grows forever."""
 
-    def on_message(self, offset, body):
+    def on_message(self, seq, body):
         with self.atomic():
-            position = self.durable.get("position", 0)
-            if offset == position:
+            above = self.durable.get("above", frozenset())
+            if seq not in above:
                 self.apply(body)
-                self.durable["position"] = offset + 1
-        self.ack(self.durable.get("position", 0))
+                self.durable["above"] = above | {seq}
+        self.ack(seq)
 
 
-class DoneListInPlace(Node):
-    """Wrong: appends done offsets to a durable list in place: the list is a copy, nothing is recorded."""
+class AboveInPlace(Node):
+    """Wrong: the set above the gap changed in place and never written back."""
 
-    def on_message(self, offset, body):
+    def on_message(self, seq, body):
         with self.atomic():
-            done = self.durable.setdefault("done", [])
-            if offset not in done:
+            done = self.durable.get("done", 0)
+            above = self.durable.setdefault("above", set())
+            if seq > done and seq not in above:
                 self.apply(body)
-                done.append(offset)
-        self.ack(offset)
+                above.add(seq)
+                while done + 1 in above:
+                    done += 1
+                    above.discard(done)
+                self.durable["done"] = done
+        self.ack(seq)
 
 
-class ClassPosition(Node):
-    """Wrong: the position in a class attribute, shared by every consumer and every run."""
+class AckBeforeCommit(Node):
+    """Wrong: acknowledges before the atomic block: a crash in between loses an acknowledged message."""
 
-    position = 0
-
-    def on_message(self, offset, body):
-        if offset == ClassPosition.position:
-            with self.atomic():
+    def on_message(self, seq, body):
+        self.ack(seq)
+        with self.atomic():
+            done = self.durable.get("done", 0)
+            above = self.durable.get("above", frozenset())
+            if seq > done and seq not in above:
                 self.apply(body)
-            ClassPosition.position += 1
-        if ClassPosition.position:
-            self.ack(ClassPosition.position - 1)
+                above = above | {seq}
+                while done + 1 in above:
+                    done += 1
+                    above = above - {done}
+                self.durable["done"] = done
+                self.durable["above"] = above
 
 
 CASES = [
-    Case("solution", 4, Broker, NB["Consumer"], "passed", "a durable position, atomic with the effect"),
-    Case("inbox-and-prefix-commit", 4, Broker, InboxConsumer, "passed",
-         "a durable inbox of offsets, commits the gap-free prefix"),
-    Case("always-recommits", 4, Broker, AlwaysRecommits, "passed", "in order; commits its progress on every message"),
-    Case("done-set-and-prefix", 4, Broker, DoneSetConsumer, "passed", "one durable value: done set and prefix"),
-    Case("process-then-commit", 4, Broker, NB["ProcessThenCommitConsumer"], NO_DUPLICATES,
-         "the starting code: a crash between effect and commit replays the record"),
-    Case("commit-then-process", 4, Broker, CommitThenProcess, ACK_MEANS_EFFECT,
-         "a crash between commit and effect loses the record"),
-    Case("position-after-effect", 4, Broker, PositionAfterEffect, NO_DUPLICATES,
-         "the position is durable but not atomic with the effect"),
-    Case("commits-whatever-arrives", 4, Broker, CommitsWhateverArrives, EVERY_EFFECT,
-         "a cumulative commit over a gap skips a lost record"),
-    Case("never-commits", 4, Broker, NeverCommits, ALL_COMMITTED, "processed, never committed"),
-    Case("commits-only-new", 4, Broker, CommitsOnlyNew, ALL_COMMITTED, "a lost commit is never repeated"),
-    Case("volatile-position", 4, Broker, VolatilePosition, NO_DUPLICATES, "a crash forgets the position"),
-    Case("skips-gaps", 4, Broker, SkipsGaps, EVERY_EFFECT, "a lost record is skipped"),
-    Case("commits-next-offset", 4, Broker, CommitsAhead, ALL_COMMITTED,
-         "commits the next offset: the last record is never committed"),
-    Case("done-list-in-place", 4, Broker, DoneListInPlace, NO_DUPLICATES, "a durable list appended in place",
+    Case("solution", 4, Sender, Receiver, "passed", "a sliding window of 4; the count without a gap and the set above"),
+    Case("queue-sender-bitmap", 4, QueueSender, BitmapReceiver, "passed",
+         "a waiting list and a dict in flight; a durable count and bitmap"),
+    Case("go-back-keys-above", 4, GoBackSender, KeysAboveReceiver, "passed",
+         "one timer resends the whole window; a durable key per number above the gap"),
+    Case("starting-point", 4, NB["StopAndWaitSender"], NB["OneNumberReceiver"], NO_DUPLICATES,
+         "one number, in memory: a crash forgets it (and a message that arrives early is acknowledged, never "
+         "applied)"),
+    Case("one-number-receiver", 4, Sender, ex3.Receiver, ACK_MEANS_EFFECT,
+         "exercise 3's answer behind a window: an early number is taken for applied", ("order",)),
+    Case("high-water-mark", 4, Sender, HighWaterMark, ACK_MEANS_EFFECT,
+         "a message overtaken by the next is taken for a duplicate", ("order",)),
+    Case("refuses-early-copies", 4, Sender, StrictOrderReceiver, EVERY_COPY_ACKED,
+         "lesson 03's enforced order: an early number is never acknowledged", ("order", "acks")),
+    Case("volatile-gap-record", 4, Sender, VolatileGapRecord, NO_DUPLICATES, "a crash forgets the record"),
+    Case("ack-before-commit", 4, Sender, AckBeforeCommit, ACK_MEANS_EFFECT, "a crash between ack and commit"),
+    Case("above-in-place", 4, Sender, AboveInPlace, NO_DUPLICATES, "the set above the gap changed in place",
          ("in place",)),
-    Case("class-level-position", 4, Broker, ClassPosition, NODE_ISOLATION, "a class attribute as the position",
-         ("shared state",)),
+    Case("every-number", 4, Sender, EveryNumber, BOUNDED_STATE, "a durable set of every number",
+         ("state size",)),
+    Case("never-folds", 4, Sender, NeverFolds, BOUNDED_STATE, "numbers above a gap that never closes",
+         ("state size",)),
+    Case("no-window", 4, StopAndWaitNoWindow, Receiver, IN_FLIGHT, "every message sent at once", ("in flight",)),
+    Case("counting-window", 4, CountingWindow, Receiver, IN_FLIGHT,
+         "four unacknowledged anywhere: not a sliding window", ("in flight",)),
+    Case("window-of-five", 4, WindowOfFive, Receiver, IN_FLIGHT, "one too many in flight", ("in flight",)),
+    Case("pumps-only-on-send", 4, PumpsOnlyOnSend, Receiver, EVERY_EFFECT,
+         "a message that waited for the window is never sent", ("in flight",)),
+    Case("body-keyed-sender", 4, BodyKeyedSender, Receiver, EVERY_EFFECT,
+         "two deposits of 10 share one entry in flight", ("equal bodies",)),
 ]

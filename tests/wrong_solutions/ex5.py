@@ -1,298 +1,221 @@
-"""Exercise 5, bounded deduplication state (copies arrive within the stated horizon), graded against
-the exercise's own sender."""
-
-from collections import deque
+"""Exercise 5, commit discipline of a log consumer (graded against semantics.grading.Broker)."""
 
 from semantics import Node
-from semantics.grading import (ACK_MEANS_EFFECT, BOUNDED_STATE, EVERY_COPY_ACKED, NO_DUPLICATES, NO_SILENT_LOSS,
-                               RUN_COMPLETES)
+from semantics.grading import (ACK_MEANS_EFFECT, ALL_COMMITTED, EVERY_EFFECT, NO_DUPLICATES, NODE_ISOLATION,
+                               Broker)
 
 from . import Case, notebook
 
 NB = notebook(5)
-Sender = NB["Sender"]
 
 
-class SequenceWindowReceiver(Node):
-    """Correct, differently: keeps the applied sequence numbers among the last K = 20; anything older
-    is a duplicate. (A message is submitted every 2 and arrives within 24, so when its first copy
-    arrives, the newest message seen is at most 11 numbers ahead: K = 12 is enough.)"""
-
-    keep = 20
-
-    def on_message(self, seq, body):
-        with self.atomic():
-            top = self.durable.get("top", 0)
-            recent = self.durable.get("recent", frozenset())
-            if seq > top - self.keep and seq not in recent:
-                self.apply(body)
-                top = max(top, seq)
-                self.durable["recent"] = {s for s in recent | {seq} if s > top - self.keep}
-                self.durable["top"] = top
-        self.ack(seq)
-
-
-class SequenceWindowAtTheBound(SequenceWindowReceiver):
-    """Correct, at the edge: the last 12 sequence numbers (11 are caught, see test_grading)."""
-
-    keep = 12
-
-
-class TimeWindow(Node):
-    """The solution's shape with the window as a parameter: remember when each message was first
-    applied, forget entries older than ``window``, all in one atomic commit with the effect."""
-
-    window = 30.0
-
-    def on_message(self, seq, body):
-        with self.atomic():
-            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= self.window}
-            if seq not in seen:
-                self.apply(body)
-                seen[seq] = self.now
-            self.durable["seen"] = seen
-        self.ack(seq)
-
-
-class WindowAtTheBound(TimeWindow):
-    """Correct, at the edge: a copy arrives at most 24 after its submission and the first copy takes
-    at least 1, so a window of 23 after the first arrival is just enough."""
-
-    window = 23.0
-
-
-class SlidingBitmap(Node):
-    """Correct, differently: a bitmap of the last 32 sequence numbers below the highest seen, slid
-    forward as new numbers arrive (what TCP and IPsec anti-replay windows do)."""
-
-    def on_message(self, seq, body):
-        with self.atomic():
-            top, bits = self.durable.get("window", (0, 0))
-            new = seq > top or (top - seq < 32 and not bits >> (top - seq) & 1)
-            if new:
-                self.apply(body)
-                if seq > top:
-                    bits, top = (bits << (seq - top)) & (2**32 - 1), seq
-                bits |= 1 << (top - seq)
-                self.durable["window"] = (top, bits)
-        self.ack(seq)
-
-
-class ShortWindow(TimeWindow):
-    """Wrong: a time window of 5, shorter than the retry horizon: a late retry is applied again."""
-
-    window = 5.0
-
-
-class Window22(TimeWindow):
-    """Wrong: one short of the bound: a copy 23 after the first arrival is applied again (needs four
-    lost acks and the slowest copy: beyond the systematic search, found by the seeded random runs)."""
-
-    window = 22.0
-
-
-class HighWatermark(Node):
-    """Wrong: remembers only the highest sequence number applied; a message that arrives after a
-    later one (retries reorder) is taken for a duplicate, acknowledged and dropped."""
-
-    def on_message(self, seq, body):
-        with self.atomic():
-            if seq > self.durable.get("high", 0):
-                self.apply(body)
-                self.durable["high"] = seq
-        self.ack(seq)
-
-
-class KeepThree(SequenceWindowReceiver):
-    """Wrong: a sequence window of 3: a message overtaken by three newer ones is taken for old."""
-
-    keep = 3
-
-
-class VolatileWindow(Node):
-    """Wrong: a correct window, kept in a volatile attribute: a crash forgets it."""
+class InboxConsumer(Node):
+    """Correct, differently: processes records in any order with a durable inbox of done offsets
+    (atomic with the effect), and commits only the longest gap-free prefix."""
 
     def on_start(self):
-        self.seen = {}
+        self.prefix = 0  # volatile cache, rebuilt from durable state after a crash
+        while ("done", self.prefix) in self.durable:
+            self.prefix += 1
 
-    def on_message(self, seq, body):
-        self.seen = {s: t for s, t in self.seen.items() if self.now - t <= 30.0}
-        if seq not in self.seen:
-            self.apply(body)
-            self.seen[seq] = self.now
-        self.ack(seq)
-
-
-class NeverAcks(TimeWindow):
-    """Wrong: a correct window, but no ack: the sender retries every message to its limit and gives up
-    on messages that took effect (each one an indefinite outcome)."""
-
-    def ack(self, msg_id, to=None):
-        pass
-
-
-class AcksFirstCopyOnly(Node):
-    """Wrong: acknowledges a message once, when it takes effect; if that ack is lost, every retry is
-    dropped without an ack."""
-
-    def on_message(self, seq, body):
+    def on_message(self, offset, body):
         with self.atomic():
-            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= 30}
-            new = seq not in seen
-            if new:
+            if ("done", offset) not in self.durable:
                 self.apply(body)
-                seen[seq] = self.now
-            self.durable["seen"] = seen
-        if new:
-            self.ack(seq)
+                self.durable[("done", offset)] = True
+        while ("done", self.prefix) in self.durable:
+            self.prefix += 1
+        if self.prefix:
+            self.ack(self.prefix - 1)
 
 
-class DropsOld(Node):
-    """Wrong: a message that arrives after a newer one is ignored (not applied, not acknowledged)."""
+class AlwaysRecommits(Node):
+    """Correct, differently: in order only, and every message (even one ahead of its turn) makes it
+    commit its whole progress again."""
 
-    def on_message(self, seq, body):
+    def on_message(self, offset, body):
         with self.atomic():
-            top = self.durable.get("top", 0)
-            recent = self.durable.get("recent", [])
-            if seq < top:
-                return
-            if seq not in recent:
+            position = self.durable.get("position", 0)
+            if offset == position:
                 self.apply(body)
-                self.durable["recent"] = (recent + [seq])[-12:]
-                self.durable["top"] = seq
-        self.ack(seq)
+                position += 1
+                self.durable["position"] = position
+        if position:
+            self.ack(position - 1)
 
 
-class DurableSetInDict(Node):
-    """Wrong: one top-level durable entry holding a set that grows forever."""
+class DoneSetConsumer(Node):
+    """Correct, differently: one durable value holds the set of done offsets and the committed
+    prefix, written back in the atomic block."""
 
-    def on_message(self, seq, body):
+    def on_message(self, offset, body):
         with self.atomic():
-            state = self.durable.get("state", {"seen": set()})
-            if seq not in state["seen"]:
+            state = self.durable.get("state", {"done": set(), "prefix": 0})
+            if offset >= state["prefix"] and offset not in state["done"]:
                 self.apply(body)
-                state["seen"].add(seq)
+                state["done"].add(offset)
+                while state["prefix"] in state["done"]:
+                    state["done"].discard(state["prefix"])
+                    state["prefix"] += 1
                 self.durable["state"] = state
-        self.ack(seq)
+        if state["prefix"]:
+            self.ack(state["prefix"] - 1)
 
 
-class GrowingBitmap(Node):
-    """Wrong: one integer as a bitmap of every sequence number ever applied: one entry, growing."""
+class CommitThenProcess(Node):
+    """Wrong: commits first (at-most-once): a crash after the commit loses the record."""
 
-    def on_message(self, seq, body):
-        with self.atomic():
-            bits = self.durable.get("bits", 0)
-            if not bits >> seq & 1:
+    def on_message(self, offset, body):
+        position = self.durable.get("position", 0)
+        if offset == position:
+            self.ack(offset)
+            with self.atomic():
                 self.apply(body)
-                self.durable["bits"] = bits | 1 << seq
-        self.ack(seq)
+                self.durable["position"] = offset + 1
+        elif offset < position:
+            self.ack(position - 1)
 
 
-class GrowingString(Node):
-    """Wrong: the applied numbers in one growing string."""
+class PositionAfterEffect(Node):
+    """Wrong: keeps a durable position, but writes it after the effect, outside any atomic block:
+    a crash in between replays the record."""
 
-    def on_message(self, seq, body):
+    def on_message(self, offset, body):
+        position = self.durable.get("position", 0)
+        if offset == position:
+            self.apply(body)
+            self.durable["position"] = offset + 1
+            self.ack(offset)
+        elif offset < position:
+            self.ack(position - 1)
+
+
+class CommitsWhateverArrives(Node):
+    """Wrong: deduplicates correctly but commits each record as it arrives; a commit is cumulative,
+    so committing a record that overtook a lost one tells the broker the lost one is done."""
+
+    def on_message(self, offset, body):
         with self.atomic():
-            log = self.durable.get("log", ",")
-            if f",{seq}," not in log:
+            if ("done", offset) not in self.durable:
                 self.apply(body)
-                self.durable["log"] = log + f"{seq},"
-        self.ack(seq)
+                self.durable[("done", offset)] = True
+        self.ack(offset)
 
 
-class DebugLog(TimeWindow):
-    """Wrong: a correct durable window, plus a volatile deque of every number seen (for debugging):
-    volatile state counts too."""
+class NeverCommits(Node):
+    """Wrong: exactly-once effects, but never commits: the broker redelivers forever (here, until
+    it gives up), and a new consumer would start from the beginning."""
+
+    def on_message(self, offset, body):
+        with self.atomic():
+            if ("done", offset) not in self.durable:
+                self.apply(body)
+                self.durable[("done", offset)] = True
+
+
+class CommitsOnlyNew(Node):
+    """Wrong: commits a record when it processes it, not when it sees it again: a lost commit is
+    never repeated, and the broker redelivers until it gives up."""
+
+    def on_message(self, offset, body):
+        with self.atomic():
+            position = self.durable.get("position", 0)
+            new = offset == position
+            if new:
+                self.apply(body)
+                self.durable["position"] = offset + 1
+        if new:
+            self.ack(offset)
+
+
+class VolatilePosition(Node):
+    """Wrong: the position in an attribute: a crash forgets it and the broker's redelivery is applied again."""
 
     def on_start(self):
-        self.history = deque()
+        self.position = 0
 
-    def on_message(self, seq, body):
-        self.history.append(seq)
-        super().on_message(seq, body)
+    def on_message(self, offset, body):
+        if offset == self.position:
+            self.apply(body)
+            self.position += 1
+        if self.position:
+            self.ack(self.position - 1)
 
 
-class WindowInPlace(Node):
-    """Wrong: the window dict read from durable state and changed in place, never written back."""
+class SkipsGaps(Node):
+    """Wrong: moves its position past whatever arrives (position = offset + 1), skipping a lost record."""
 
-    def on_message(self, seq, body):
+    def on_message(self, offset, body):
         with self.atomic():
-            if "seen" not in self.durable:
-                self.durable["seen"] = {}
-            seen = self.durable["seen"]
-            for s in [s for s, t in seen.items() if self.now - t > 30]:
-                del seen[s]
-            if seq not in seen:
+            position = self.durable.get("position", 0)
+            if offset >= position:
                 self.apply(body)
-                seen[seq] = self.now
-        self.ack(seq)
+                self.durable["position"] = offset + 1
+        self.ack(self.durable["position"] - 1)
 
 
-class StoresAnObject(Node):
-    """Wrong: stores a deque in durable state: only plain data can be stored."""
+class CommitsAhead(Node):
+    """Wrong: Kafka's off-by-one: ``ack`` takes the offset just processed (the broker moves its committed
+    offset to the next one itself); passing the next offset to read, ``offset + 1``, skips a record
+    the broker would redeliver, and the last record is never committed."""
 
-    def on_message(self, seq, body):
+    def on_message(self, offset, body):
         with self.atomic():
-            window = self.durable.get("window", None) or deque(maxlen=20)
-            if seq not in window:
+            position = self.durable.get("position", 0)
+            if offset == position:
                 self.apply(body)
-                window.append(seq)
-                self.durable["window"] = window
-        self.ack(seq)
+                self.durable["position"] = offset + 1
+        self.ack(self.durable.get("position", 0))
 
 
-class NoRetrySender(Node):
-    """A learner's change to the given sender: it never retries (so duplicates never come)."""
+class DoneListInPlace(Node):
+    """Wrong: appends done offsets to a durable list in place: the list is a copy, nothing is recorded."""
 
-    def on_start(self):
-        self.next_seq = 1
+    def on_message(self, offset, body):
+        with self.atomic():
+            done = self.durable.setdefault("done", [])
+            if offset not in done:
+                self.apply(body)
+                done.append(offset)
+        self.ack(offset)
 
-    def on_send(self, msg_id, body):
-        self.send("receiver", self.next_seq, body)
-        self.next_seq += 1
 
+class ClassPosition(Node):
+    """Wrong: the position in a class attribute, shared by every consumer and every run."""
 
-class Stateless(Node):
-    """Wrong: no deduplication at all, relying on a sender that never retries; graded against the
-    exercise's own sender, every retry is applied again."""
+    position = 0
 
-    def on_message(self, seq, body):
-        self.apply(body)
-        self.ack(seq)
+    def on_message(self, offset, body):
+        if offset == ClassPosition.position:
+            with self.atomic():
+                self.apply(body)
+            ClassPosition.position += 1
+        if ClassPosition.position:
+            self.ack(ClassPosition.position - 1)
 
 
 CASES = [
-    Case("solution", 5, Sender, NB["Receiver"], "passed", "a durable time window of 30 >= the horizon"),
-    Case("sequence-window", 5, Sender, SequenceWindowReceiver, "passed", "the last 20 sequence numbers"),
-    Case("sequence-window-at-the-bound", 5, Sender, SequenceWindowAtTheBound, "passed",
-         "the last 12 sequence numbers: exactly what the stated bound needs"),
-    Case("window-at-the-bound", 5, Sender, WindowAtTheBound, "passed",
-         "a window of 23: exactly what the stated bound allows"),
-    Case("sliding-bitmap", 5, Sender, SlidingBitmap, "passed", "an anti-replay bitmap of 32 numbers"),
-    Case("unbounded-record", 5, Sender, NB["UnboundedReceiver"], BOUNDED_STATE,
-         "exercise 3's answer keeps one entry per message forever"),
-    Case("window-shorter-than-horizon", 5, Sender, ShortWindow, NO_DUPLICATES,
-         "forgets a message 5 after it arrived; its retries keep coming for 16"),
-    Case("window-one-short", 5, Sender, Window22, NO_DUPLICATES, "a window of 22 where 23 is needed",
-         ("window",), systematic=False),
-    Case("high-watermark", 5, Sender, HighWatermark, ACK_MEANS_EFFECT,
-         "a reordered message is taken for a duplicate"),
-    Case("sequence-window-of-three", 5, Sender, KeepThree, ACK_MEANS_EFFECT, "too short a sequence window"),
-    Case("volatile-window", 5, Sender, VolatileWindow, NO_DUPLICATES, "a crash forgets the window"),
-    Case("never-acks", 5, Sender, NeverAcks, EVERY_COPY_ACKED, "the sender never hears of an effect", ("acks",)),
-    Case("acks-first-copy-only", 5, Sender, AcksFirstCopyOnly, EVERY_COPY_ACKED, "a lost ack is never replaced",
-         ("acks",)),
-    Case("drops-overtaken-messages", 5, Sender, DropsOld, NO_SILENT_LOSS,
-         "a message overtaken by a newer one is dropped without effect", ("every effect",)),
-    Case("set-inside-one-entry", 5, Sender, DurableSetInDict, BOUNDED_STATE, "one entry, a growing set",
-         ("state size",)),
-    Case("growing-bitmap", 5, Sender, GrowingBitmap, BOUNDED_STATE, "one integer, growing", ("state size",)),
-    Case("growing-string", 5, Sender, GrowingString, BOUNDED_STATE, "one string, growing", ("state size",)),
-    Case("volatile-debug-log", 5, Sender, DebugLog, BOUNDED_STATE, "a volatile deque that grows",
-         ("state size",)),
-    Case("window-in-place", 5, Sender, WindowInPlace, NO_DUPLICATES, "the window changed in place",
+    Case("solution", 5, Broker, NB["Consumer"], "passed", "a durable position, atomic with the effect"),
+    Case("inbox-and-prefix-commit", 5, Broker, InboxConsumer, "passed",
+         "a durable inbox of offsets, commits the gap-free prefix"),
+    Case("always-recommits", 5, Broker, AlwaysRecommits, "passed", "in order; commits its progress on every message"),
+    Case("done-set-and-prefix", 5, Broker, DoneSetConsumer, "passed", "one durable value: done set and prefix"),
+    Case("process-then-commit", 5, Broker, NB["ProcessThenCommit"], NO_DUPLICATES,
+         "the starting code: a crash between effect and commit replays the record"),
+    Case("commit-then-process", 5, Broker, CommitThenProcess, ACK_MEANS_EFFECT,
+         "a crash between commit and effect loses the record"),
+    Case("position-after-effect", 5, Broker, PositionAfterEffect, NO_DUPLICATES,
+         "the position is durable but not atomic with the effect"),
+    Case("commits-whatever-arrives", 5, Broker, CommitsWhateverArrives, EVERY_EFFECT,
+         "a cumulative commit over a gap skips a lost record"),
+    Case("never-commits", 5, Broker, NeverCommits, ALL_COMMITTED, "processed, never committed"),
+    Case("commits-only-new", 5, Broker, CommitsOnlyNew, ALL_COMMITTED, "a lost commit is never repeated"),
+    Case("volatile-position", 5, Broker, VolatilePosition, NO_DUPLICATES, "a crash forgets the position"),
+    Case("skips-gaps", 5, Broker, SkipsGaps, EVERY_EFFECT, "a lost record is skipped"),
+    Case("commits-next-offset", 5, Broker, CommitsAhead, ALL_COMMITTED,
+         "commits the next offset: the last record is never committed"),
+    Case("done-list-in-place", 5, Broker, DoneListInPlace, NO_DUPLICATES, "a durable list appended in place",
          ("in place",)),
-    Case("stores-a-deque", 5, Sender, StoresAnObject, RUN_COMPLETES, "a deque is not plain data"),
-    Case("relies-on-its-own-sender", 5, NoRetrySender, Stateless, NO_DUPLICATES,
-         "graded against the given sender, which retries", ("pinned sender",)),
+    Case("class-level-position", 5, Broker, ClassPosition, NODE_ISOLATION, "a class attribute as the position",
+         ("shared state",)),
 ]

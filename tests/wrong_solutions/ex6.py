@@ -1,273 +1,313 @@
-"""Exercise 6 (capstone), outbox and inbox: the sender crashes too."""
+"""Exercise 6, a deduplication window and the retry horizon (copies arrive within the stated horizon), graded against
+the exercise's own sender."""
+
+from collections import deque
 
 from semantics import Node
-from semantics.grading import ACK_MEANS_EFFECT, EVERY_EFFECT, NO_DUPLICATES, NODE_ISOLATION
+from semantics.grading import (ACK_MEANS_EFFECT, BOUNDED_STATE, EVERY_COPY_ACKED, NO_DUPLICATES, NO_SILENT_LOSS,
+                               RUN_COMPLETES)
 
 from . import Case, notebook
-from .ex2 import Receiver as InMemoryInbox
-from .ex3 import AppliedSetReceiver, DurableInOrderReceiver
+from . import ex4
 
 NB = notebook(6)
-OutboxSender, InboxReceiver = NB["OutboxSender"], NB["InboxReceiver"]
+Sender = NB["Sender"]
 
 
-class LogOutboxSender(Node):
-    """Correct, differently: the outbox is a durable log numbered by a durable counter (written in
-    one atomic block), relayed by one periodic timer that resends every entry still in it."""
+class SequenceWindowReceiver(Node):
+    """Correct, differently: keeps the applied sequence numbers among the last K = 20; anything older
+    is a duplicate. (A message is submitted every 2 and arrives within 24, so when its first copy
+    arrives, the newest message seen is at most 11 numbers ahead: K = 12 is enough.)"""
 
-    def on_start(self):
-        self.ticking = False
-        if any(isinstance(k, tuple) and k[0] == "out" for k in self.durable):
-            self.tick()
+    keep = 20
 
-    def tick(self):
-        self.ticking = True
-        self.set_timer("relay", 3.0)
-
-    def on_send(self, msg_id, body):
+    def on_message(self, seq, body):
         with self.atomic():
-            seq = self.durable.get("next", 1)
-            self.durable[("out", seq)] = body
-            self.durable["next"] = seq + 1
-        self.send("receiver", seq, body)
-        if not self.ticking:
-            self.tick()
-
-    def on_ack(self, seq):
-        if ("out", seq) in self.durable:
-            del self.durable[("out", seq)]
-
-    def on_timer(self, key):
-        self.ticking = False
-        pending = sorted(k[1] for k in self.durable if isinstance(k, tuple) and k[0] == "out")
-        for seq in pending:
-            self.send("receiver", seq, self.durable[("out", seq)])
-        if pending:
-            self.tick()
+            top = self.durable.get("top", 0)
+            recent = self.durable.get("recent", frozenset())
+            if seq > top - self.keep and seq not in recent:
+                self.apply(body)
+                top = max(top, seq)
+                self.durable["recent"] = {s for s in recent | {seq} if s > top - self.keep}
+                self.durable["top"] = top
+        self.ack(seq)
 
 
-class OneValueOutbox(Node):
-    """Correct, differently: the whole outbox is one durable dict, read and written back; a
-    restart relays it in order of submission."""
+class SequenceWindowAtTheBound(SequenceWindowReceiver):
+    """Correct, at the edge: the last 12 sequence numbers (11 are caught, see test_grading)."""
+
+    keep = 12
+
+
+class TimeWindow(Node):
+    """The solution's shape with the window as a parameter: remember when each message was first
+    applied, forget entries older than ``window``, all in one atomic commit with the effect."""
+
+    window = 30.0
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= self.window}
+            if seq not in seen:
+                self.apply(body)
+                seen[seq] = self.now
+            self.durable["seen"] = seen
+        self.ack(seq)
+
+
+class WindowAtTheBound(TimeWindow):
+    """Correct, at the edge: a copy arrives at most 24 after its submission and the first copy takes
+    at least 1, so a window of 23 after the first arrival is just enough."""
+
+    window = 23.0
+
+
+class SlidingBitmap(Node):
+    """Correct, differently: a bitmap of the last 32 sequence numbers below the highest seen, slid
+    forward as new numbers arrive (what TCP and IPsec anti-replay windows do)."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            top, bits = self.durable.get("window", (0, 0))
+            new = seq > top or (top - seq < 32 and not bits >> (top - seq) & 1)
+            if new:
+                self.apply(body)
+                if seq > top:
+                    bits, top = (bits << (seq - top)) & (2**32 - 1), seq
+                bits |= 1 << (top - seq)
+                self.durable["window"] = (top, bits)
+        self.ack(seq)
+
+
+class ShortWindow(TimeWindow):
+    """Wrong: a time window of 5, shorter than the retry horizon: a late retry is applied again."""
+
+    window = 5.0
+
+
+class Window22(TimeWindow):
+    """Wrong: one short of the bound: a copy 23 after the first arrival is applied again (needs four
+    lost acks and the slowest copy: beyond the systematic search, found by the seeded random runs)."""
+
+    window = 22.0
+
+
+class HighWatermark(Node):
+    """Wrong: remembers only the highest sequence number applied; a message that arrives after a
+    later one (retries reorder) is taken for a duplicate, acknowledged and dropped."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            if seq > self.durable.get("high", 0):
+                self.apply(body)
+                self.durable["high"] = seq
+        self.ack(seq)
+
+
+class KeepThree(SequenceWindowReceiver):
+    """Wrong: a sequence window of 3: a message overtaken by three newer ones is taken for old."""
+
+    keep = 3
+
+
+class VolatileWindow(Node):
+    """Wrong: a correct window, kept in a volatile attribute: a crash forgets it."""
 
     def on_start(self):
-        for msg_id, body in self.durable.get("outbox", {}).items():
-            self.send("receiver", msg_id, body)
-            self.set_timer(msg_id, 2.5)
+        self.seen = {}
 
-    def on_send(self, msg_id, body):
-        outbox = self.durable.get("outbox", {})
-        outbox[msg_id] = body
-        self.durable["outbox"] = outbox
-        self.send("receiver", msg_id, body)
-        self.set_timer(msg_id, 2.5)
-
-    def on_ack(self, msg_id):
-        outbox = self.durable.get("outbox", {})
-        if outbox.pop(msg_id, None) is not None:
-            self.durable["outbox"] = outbox
-            self.cancel_timer(msg_id)
-
-    def on_timer(self, msg_id):
-        outbox = self.durable.get("outbox", {})
-        if msg_id in outbox:
-            self.send("receiver", msg_id, outbox[msg_id])
-            self.set_timer(msg_id, 2.5)
+    def on_message(self, seq, body):
+        self.seen = {s: t for s, t in self.seen.items() if self.now - t <= 30.0}
+        if seq not in self.seen:
+            self.apply(body)
+            self.seen[seq] = self.now
+        self.ack(seq)
 
 
-class OutboxNotRelayedAfterRestart(OutboxSender):
-    """Wrong: writes the outbox, but on_start does not resend it: after a crash the timers are gone
-    and nothing relays what the outbox holds."""
+class NeverAcks(TimeWindow):
+    """Wrong: a correct window, but no ack: the sender retries every message to its limit and gives up
+    on messages that took effect (each one an indefinite outcome)."""
 
-    def on_start(self):
+    def ack(self, msg_id, to=None):
         pass
 
 
-class ForgetsOnSend(OutboxSender):
-    """Wrong: the relay deletes the outbox entry as soon as it has sent it (not when it is
-    acknowledged): a lost attempt is never sent again (at-most-once relay)."""
+class AcksFirstCopyOnly(Node):
+    """Wrong: acknowledges a message once, when it takes effect; if that ack is lost, every retry is
+    dropped without an ack."""
 
-    def on_send(self, msg_id, body):
-        self.durable[("outbox", msg_id)] = body
-        self.send("receiver", msg_id, body)
-        del self.durable[("outbox", msg_id)]
-        self.set_timer(msg_id, self.timeout)
-
-
-class RelayGivesUp(OutboxSender):
-    """Wrong: the relay gives up after five tries: an outage outlasts them."""
-
-    def on_start(self):
-        self.tries = {}
-        super().on_start()
-
-    def on_timer(self, msg_id):
-        self.tries[msg_id] = self.tries.get(msg_id, 0) + 1
-        if self.tries[msg_id] <= 5:
-            super().on_timer(msg_id)
-
-
-class RestartWithoutTimers(OutboxSender):
-    """Wrong: after a restart, resends the outbox once but sets no timer: a lost resend is final."""
-
-    def on_start(self):
-        for key in self.durable:
-            if isinstance(key, tuple) and key[0] == "outbox":
-                self.send("receiver", key[1], self.durable[key])
-
-
-class BodyKeyedOutbox(Node):
-    """Wrong: the outbox keyed by the body: two accepted messages with equal bodies share one entry."""
-
-    def on_start(self):
-        for key in self.durable:
-            if key[0] == "outbox":
-                msg_id, body = self.durable[key]
-                self.send("receiver", msg_id, body)
-                self.set_timer(key[1], 3.0)
-
-    def on_send(self, msg_id, body):
-        self.durable[("outbox", body.content)] = (msg_id, body)
-        self.send("receiver", msg_id, body)
-        self.set_timer(body.content, 3.0)
-
-    def on_ack(self, msg_id):
-        for key in list(self.durable):
-            if key[0] == "outbox" and self.durable[key][0] == msg_id:
-                del self.durable[key]
-
-    def on_timer(self, content):
-        if ("outbox", content) in self.durable:
-            msg_id, body = self.durable[("outbox", content)]
-            self.send("receiver", msg_id, body)
-            self.set_timer(content, 3.0)
-
-
-class ListOutboxInPlace(Node):
-    """Wrong: appends to a durable list in place: the outbox never becomes durable."""
-
-    def on_start(self):
-        self.pending = {}
-        for msg_id, body in self.durable.get("outbox", []):
-            self.pending[msg_id] = body
-            self.send("receiver", msg_id, body)
-            self.set_timer(msg_id, 3.0)
-
-    def on_send(self, msg_id, body):
-        self.durable.setdefault("outbox", []).append((msg_id, body))
-        self.pending[msg_id] = body
-        self.send("receiver", msg_id, body)
-        self.set_timer(msg_id, 3.0)
-
-    def on_ack(self, msg_id):
-        self.pending.pop(msg_id, None)
-
-    def on_timer(self, msg_id):
-        if msg_id in self.pending:
-            self.send("receiver", msg_id, self.pending[msg_id])
-            self.set_timer(msg_id, 3.0)
-
-
-class WindowInbox(Node):
-    """Wrong here: a durable, atomic inbox that forgets ids 100 time units after applying them."""
-
-    def on_message(self, msg_id, body):
+    def on_message(self, seq, body):
         with self.atomic():
-            seen = {k: t for k, t in self.durable.get("seen", {}).items() if self.now - t <= 100}
-            if msg_id not in seen:
+            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= 30}
+            new = seq not in seen
+            if new:
                 self.apply(body)
-                seen[msg_id] = self.now
+                seen[seq] = self.now
             self.durable["seen"] = seen
-        self.ack(msg_id)
+        if new:
+            self.ack(seq)
 
 
-class LastFiftyInbox(Node):
-    """Wrong here: a durable, atomic inbox of the last fifty ids."""
+class DropsOld(Node):
+    """Wrong: a message that arrives after a newer one is ignored (not applied, not acknowledged)."""
 
-    def on_message(self, msg_id, body):
+    def on_message(self, seq, body):
         with self.atomic():
+            top = self.durable.get("top", 0)
             recent = self.durable.get("recent", [])
-            if msg_id not in recent:
+            if seq < top:
+                return
+            if seq not in recent:
                 self.apply(body)
-                self.durable["recent"] = (recent + [msg_id])[-50:]
-        self.ack(msg_id)
+                self.durable["recent"] = (recent + [seq])[-12:]
+                self.durable["top"] = seq
+        self.ack(seq)
 
 
-class ContentInbox(Node):
-    """Wrong: a durable, atomic inbox keyed by the body: two deposits of 10 collapse into one."""
+class DurableSetInDict(Node):
+    """Wrong: one top-level durable entry holding a set that grows forever."""
 
-    def on_message(self, msg_id, body):
+    def on_message(self, seq, body):
         with self.atomic():
-            if ("done", body.content) not in self.durable:
+            state = self.durable.get("state", {"seen": set()})
+            if seq not in state["seen"]:
                 self.apply(body)
-                self.durable[("done", body.content)] = True
-        self.ack(msg_id)
+                state["seen"].add(seq)
+                self.durable["state"] = state
+        self.ack(seq)
 
 
-class AckFirstInbox(Node):
-    """Wrong: acknowledges before the effect commits: a crash in between loses an acknowledged message."""
+class GrowingBitmap(Node):
+    """Wrong: one integer as a bitmap of every sequence number ever applied: one entry, growing."""
 
-    def on_message(self, msg_id, body):
-        self.ack(msg_id)
+    def on_message(self, seq, body):
         with self.atomic():
-            if ("done", msg_id) not in self.durable:
+            bits = self.durable.get("bits", 0)
+            if not bits >> seq & 1:
                 self.apply(body)
-                self.durable[("done", msg_id)] = True
+                self.durable["bits"] = bits | 1 << seq
+        self.ack(seq)
 
 
-class SharedOutbox(Node):
-    """Wrong: the outbox in a class attribute: it survives the sender's crashes, as no memory can."""
+class GrowingString(Node):
+    """Wrong: the applied numbers in one growing string."""
 
-    outbox = {}
+    def on_message(self, seq, body):
+        with self.atomic():
+            log = self.durable.get("log", ",")
+            if f",{seq}," not in log:
+                self.apply(body)
+                self.durable["log"] = log + f"{seq},"
+        self.ack(seq)
+
+
+class DebugLog(TimeWindow):
+    """Wrong: a correct durable window, plus a volatile deque of every number seen (for debugging):
+    volatile state counts too."""
 
     def on_start(self):
-        for msg_id, body in self.outbox.items():
-            self.send("receiver", msg_id, body)
-            self.set_timer(msg_id, 3.0)
+        self.history = deque()
+
+    def on_message(self, seq, body):
+        self.history.append(seq)
+        super().on_message(seq, body)
+
+
+class WindowInPlace(Node):
+    """Wrong: the window dict read from durable state and changed in place, never written back."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            if "seen" not in self.durable:
+                self.durable["seen"] = {}
+            seen = self.durable["seen"]
+            for s in [s for s, t in seen.items() if self.now - t > 30]:
+                del seen[s]
+            if seq not in seen:
+                self.apply(body)
+                seen[seq] = self.now
+        self.ack(seq)
+
+
+class StoresAnObject(Node):
+    """Wrong: stores a deque in durable state: only plain data can be stored."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            window = self.durable.get("window", None) or deque(maxlen=20)
+            if seq not in window:
+                self.apply(body)
+                window.append(seq)
+                self.durable["window"] = window
+        self.ack(seq)
+
+
+class NoRetrySender(Node):
+    """A learner's change to the given sender: it never retries (so duplicates never come)."""
+
+    def on_start(self):
+        self.next_seq = 1
 
     def on_send(self, msg_id, body):
-        self.outbox[msg_id] = body
-        self.send("receiver", msg_id, body)
-        self.set_timer(msg_id, 3.0)
+        self.send("receiver", self.next_seq, body)
+        self.next_seq += 1
 
-    def on_ack(self, msg_id):
-        self.outbox.pop(msg_id, None)
 
-    def on_timer(self, msg_id):
-        if msg_id in self.outbox:
-            self.send("receiver", msg_id, self.outbox[msg_id])
-            self.set_timer(msg_id, 3.0)
+class UnboundedReceiver(Node):
+    """Wrong here: exercise 3's shape with a record per message (correct there only without a bound)."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            if ("done", seq) not in self.durable:
+                self.apply(body)
+                self.durable[("done", seq)] = True
+        self.ack(seq)
+
+
+class Stateless(Node):
+    """Wrong: no deduplication at all, relying on a sender that never retries; graded against the
+    exercise's own sender, every retry is applied again."""
+
+    def on_message(self, seq, body):
+        self.apply(body)
+        self.ack(seq)
 
 
 CASES = [
-    Case("solution", 6, OutboxSender, InboxReceiver, "passed", "per-message outbox keys and timers"),
-    Case("outbox-log-and-relay-timer", 6, LogOutboxSender, DurableInOrderReceiver, "passed",
-         "a numbered outbox log, one relay timer, an in-order durable receiver"),
-    Case("one-value-outbox", 6, OneValueOutbox, AppliedSetReceiver, "passed",
-         "the outbox and the inbox as one durable value each, written back"),
-    Case("volatile-sender", 6, NB["Sender"], InboxReceiver, EVERY_EFFECT,
-         "exercise 1's sender forgets accepted messages in a crash"),
-    Case("outbox-not-relayed-after-restart", 6, OutboxNotRelayedAfterRestart, InboxReceiver, EVERY_EFFECT,
-         "the outbox survives, but nobody reads it after a restart", ("luck",)),
-    Case("outbox-entry-deleted-on-send", 6, ForgetsOnSend, InboxReceiver, EVERY_EFFECT,
-         "the relay forgets before the ack", ("luck",)),
-    Case("relay-gives-up", 6, RelayGivesUp, InboxReceiver, EVERY_EFFECT, "five tries, and an outage outlasts them",
-         ("outage",)),
-    Case("restart-without-timers", 6, RestartWithoutTimers, InboxReceiver, EVERY_EFFECT,
-         "a lost resend after a restart is final"),
-    Case("body-keyed-outbox", 6, BodyKeyedOutbox, InboxReceiver, EVERY_EFFECT,
-         "two accepted messages with equal bodies share an outbox entry", ("equal bodies",)),
-    Case("outbox-list-in-place", 6, ListOutboxInPlace, InboxReceiver, EVERY_EFFECT,
-         "the outbox list is appended in place, never written", ("in place",)),
-    Case("in-memory-inbox", 6, OutboxSender, InMemoryInbox, NO_DUPLICATES,
-         "exercise 2's volatile inbox: the outbox's resends after a receiver crash are applied again"),
-    Case("inbox-time-window", 6, OutboxSender, WindowInbox, NO_DUPLICATES,
-         "a late copy arrives after the window", ("window",)),
-    Case("inbox-last-fifty", 6, OutboxSender, LastFiftyInbox, NO_DUPLICATES,
-         "a late copy arrives after fifty newer messages", ("window",)),
-    Case("content-keyed-inbox", 6, OutboxSender, ContentInbox, ACK_MEANS_EFFECT,
-         "two deposits of 10 collapse into one", ("equal bodies",)),
-    Case("inbox-acks-first", 6, OutboxSender, AckFirstInbox, ACK_MEANS_EFFECT, "ack before the commit"),
-    Case("class-level-outbox", 6, SharedOutbox, InboxReceiver, NODE_ISOLATION, "a class attribute as the outbox",
-         ("shared state",)),
+    Case("solution", 6, Sender, NB["Receiver"], "passed", "a durable time window of 30 >= the horizon"),
+    Case("sequence-window", 6, Sender, SequenceWindowReceiver, "passed", "the last 20 sequence numbers"),
+    Case("sequence-window-at-the-bound", 6, Sender, SequenceWindowAtTheBound, "passed",
+         "the last 12 sequence numbers: exactly what the stated bound needs"),
+    Case("window-at-the-bound", 6, Sender, WindowAtTheBound, "passed",
+         "a window of 23: exactly what the stated bound allows"),
+    Case("sliding-bitmap", 6, Sender, SlidingBitmap, "passed", "an anti-replay bitmap of 32 numbers"),
+    Case("unbounded-record", 6, Sender, UnboundedReceiver, BOUNDED_STATE, "one entry per message, forever"),
+    Case("gap-never-closes", 6, Sender, ex4.Receiver, BOUNDED_STATE,
+         "exercise 4's answer: a message given up leaves a gap, and the numbers above it pile up", ("order",)),
+    Case("starting-point", 6, Sender, NB["GapReceiver"], NO_DUPLICATES,
+         "exercise 4's idea kept in memory: a crash forgets it"),
+    Case("window-shorter-than-horizon", 6, Sender, ShortWindow, NO_DUPLICATES,
+         "forgets a message 5 after it arrived; its retries keep coming for 16"),
+    Case("window-one-short", 6, Sender, Window22, NO_DUPLICATES, "a window of 22 where 23 is needed",
+         ("window",), systematic=False),
+    Case("high-watermark", 6, Sender, HighWatermark, ACK_MEANS_EFFECT,
+         "a reordered message is taken for a duplicate"),
+    Case("sequence-window-of-three", 6, Sender, KeepThree, ACK_MEANS_EFFECT, "too short a sequence window"),
+    Case("volatile-window", 6, Sender, VolatileWindow, NO_DUPLICATES, "a crash forgets the window"),
+    Case("never-acks", 6, Sender, NeverAcks, EVERY_COPY_ACKED, "the sender never hears of an effect", ("acks",)),
+    Case("acks-first-copy-only", 6, Sender, AcksFirstCopyOnly, EVERY_COPY_ACKED, "a lost ack is never replaced",
+         ("acks",)),
+    Case("drops-overtaken-messages", 6, Sender, DropsOld, NO_SILENT_LOSS,
+         "a message overtaken by a newer one is dropped without effect", ("every effect",)),
+    Case("set-inside-one-entry", 6, Sender, DurableSetInDict, BOUNDED_STATE, "one entry, a growing set",
+         ("state size",)),
+    Case("growing-bitmap", 6, Sender, GrowingBitmap, BOUNDED_STATE, "one integer, growing", ("state size",)),
+    Case("growing-string", 6, Sender, GrowingString, BOUNDED_STATE, "one string, growing", ("state size",)),
+    Case("volatile-debug-log", 6, Sender, DebugLog, BOUNDED_STATE, "a volatile deque that grows",
+         ("state size",)),
+    Case("window-in-place", 6, Sender, WindowInPlace, NO_DUPLICATES, "the window changed in place",
+         ("in place",)),
+    Case("stores-a-deque", 6, Sender, StoresAnObject, RUN_COMPLETES, "a deque is not plain data"),
+    Case("relies-on-its-own-sender", 6, NoRetrySender, Stateless, NO_DUPLICATES,
+         "graded against the given sender, which retries", ("pinned sender",)),
 ]

@@ -44,21 +44,33 @@ EXERCISE = Exercise(
     invariants=(ISOLATION, COMPLETES, every_effect()),
     scope=SCOPE, random=random_scenarios,
     partners={"receiver": ApplyAndAckReceiver}, learner=("sender",),
+    concepts=("retry on a timeout", "keep every message until its ack", "state keyed by message id"),
+    guide=(
+        "Run the starting point again: which messages never took effect, and what did the sender learn about "
+        "them? A message lost on the wire is gone: only the sender can do something about it.",
+        "The receiver acknowledges what it applied. A sender that remembers every message until its ack "
+        "arrives, and watches the time, can tell which ones to send again; it cannot tell a lost message from "
+        "a lost ack or a slow one, and need not.",
+        "Keep every unacknowledged message (by its msg_id) and set a timer for it when you send it; when the "
+        "timer fires and the message is still unacknowledged, send it again with the same msg_id and set the "
+        "timer again; on its ack, forget it and cancel its timer. No limit on the retries.",
+    ),
     hints=with_rules({
         EVERY_EFFECT: {
-            OUT: ("The network was down for a long stretch and your sender stopped trying: a message that is not "
-                  "acknowledged must be sent again, however long it takes (a fixed number of retries still loses "
-                  "messages, with probability p^N)."),
+            OUT: ("The network was down for a long stretch and your sender stopped trying.",
+                  "A message that is not acknowledged must be sent again, however long it takes: a fixed number of "
+                  "retries still loses messages, with probability p^N."),
             EQUAL_BODIES: ("Two different messages had equal bodies (two deposits of 10), and your sender kept only "
-                           "one of them: key what you remember by msg_id, never by the body."),
-            None: ("A message that is lost on the wire is gone: only the sender can fix it. Remember every message "
-                   "that is not acknowledged yet (in on_send), set a timer for it, and when the timer fires send it "
-                   "again and set the timer again; on_ack forgets the message and cancels its timer. Keep several "
-                   "messages in flight apart: key everything by msg_id."),
+                           "one of them.",
+                           "Key what you remember by msg_id, never by the body."),
+            None: ("A message that is lost on the wire is gone: only the sender can fix it.",
+                   "Remember every message that is not acknowledged yet, set a timer for it, and when the timer "
+                   "fires send it again and set the timer again; forget it (and cancel its timer) when its ack "
+                   "arrives. Keep several messages in flight apart: key everything by msg_id."),
         },
         RUN_COMPLETES: {
-            RUNAWAY: ("A timer that is re-armed even after its message was acknowledged keeps the run going forever: "
-                      "in on_timer, retry only messages still waiting for an ack, and cancel the timer in on_ack."),
+            RUNAWAY: ("A timer that is re-armed even after its message was acknowledged keeps the run going forever.",
+                      "In on_timer, retry only messages still waiting for an ack, and cancel the timer in on_ack."),
             NETWORK_DUPLICATE: ("The network delivered an ack twice: on_ack must accept an ack for a message it has "
                                 "already forgotten (dict.pop(msg_id, None), not del). " + EXCEPTION_HINT),
             DELAYED: ("An ack arrived late, after a retry of its message: on_ack must accept an ack for a message it "

@@ -45,37 +45,51 @@ EXERCISE = Exercise(
     goal="no duplicate effects despite ack loss, duplicates and reordering",
     invariants=(ISOLATION, COMPLETES, NO_DUPLICATE, ACKED_TOOK_EFFECT, NO_LOSS, every_effect()),
     scope=SCOPE, random=random_scenarios,
+    concepts=("a stable id on every copy", "deduplication by id", "acknowledge duplicates too"),
+    guide=(
+        "Run the starting point again: which messages took effect twice, and what had happened to their first "
+        "ack? A retry is not the only way a copy arrives twice: the network duplicates, and a slow original "
+        "can arrive after its retry.",
+        "Only the receiver sees both copies, so only the receiver can tell: it needs something that is the same "
+        "on every copy of a message and different between two messages (two deposits of 10 are two deposits).",
+        "Remember the msg_id of every message you applied; apply a message only if its id is new; acknowledge "
+        "every copy, a duplicate too (its first ack may be the one that was lost).",
+    ),
     hints=with_rules({
         NO_DUPLICATES: {
             LATE_COPY: ("A copy arrived again long after everything else (networks do keep copies), and your "
-                        "receiver had forgotten the message: a deduplication record that forgets (after a time, or "
-                        "after N messages) lets a late copy through. " + DEDUP_BY_ID),
-            NETWORK_DUPLICATE: "The network delivered a message twice and both copies took effect. " + DEDUP_BY_ID,
-            DELAYED: ("A late original arrived after its retry and both took effect. " + DEDUP_BY_ID),
-            None: "A second copy of a message (a retry after a lost ack) took effect again. " + DEDUP_BY_ID,
+                        "receiver had forgotten the message.",
+                        "A deduplication record that forgets (after a time, or after N messages) lets a late copy "
+                        "through. " + DEDUP_BY_ID),
+            NETWORK_DUPLICATE: ("The network delivered a message twice and both copies took effect.", DEDUP_BY_ID),
+            DELAYED: ("A late original arrived after its retry and both took effect.", DEDUP_BY_ID),
+            None: ("A second copy of a message (a retry after a lost ack) took effect again.", DEDUP_BY_ID),
         },
         ACK_MEANS_EFFECT: {
             EQUAL_BODIES: ("The sender got an ack for a message that never took effect: the receiver took it for a "
-                           "duplicate of another message with an equal body (two deposits of 10 are two deposits). "
-                           "Deduplicate by the message id, never by the content."),
-            None: ("The sender got an ack for a message that never took effect: the receiver took it for a duplicate. "
+                           "duplicate of another message with an equal body.",
+                           "Two deposits of 10 are two deposits: deduplicate by the message id, never by the "
+                           "content."),
+            None: ("The sender got an ack for a message that never took effect: the receiver took it for a "
+                   "duplicate.",
                    "Only a copy whose id was already applied may be skipped."),
         },
         NO_SILENT_LOSS: {
-            EQUAL_BODIES: ("The receiver handled a message without applying it: it took it for a duplicate of another "
-                           "message with an equal body. Deduplicate by the message id, never by the content."),
-            None: ("The receiver handled a message without applying it and it never took effect: only a copy whose id "
-                   "was already applied may be skipped."),
+            EQUAL_BODIES: ("The receiver handled a message without applying it: it took it for a duplicate of "
+                           "another message with an equal body.",
+                           "Deduplicate by the message id, never by the content."),
+            None: ("The receiver handled a message without applying it and it never took effect.",
+                   "Only a copy whose id was already applied may be skipped."),
         },
         EVERY_EFFECT: {
-            OUT: ("The network was down for a long stretch and the message never took effect: the sender must keep "
-                  "retrying until the ack of that very message arrives, however long it takes."),
-            None: ("A message never took effect: does the receiver acknowledge a copy it did not apply? Keep the "
-                   "sender retrying until the ack of that very message arrives."),
+            OUT: ("The network was down for a long stretch and the message never took effect.",
+                  "The sender must keep retrying until the ack of that very message arrives, however long it takes."),
+            None: ("A message never took effect: does the receiver acknowledge a copy it did not apply?",
+                   "Keep the sender retrying until the ack of that very message arrives."),
         },
         RUN_COMPLETES: {
-            LOST_ACK: ("Acknowledge duplicates too: the first ack may have been lost, and a sender that never hears "
-                       "one retries forever. " + RUNAWAY_HINT),
+            LOST_ACK: ("A sender that never hears an ack retries forever.",
+                       "Acknowledge duplicates too: the first ack may have been lost. " + RUNAWAY_HINT),
         },
     }),
 )

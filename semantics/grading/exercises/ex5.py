@@ -1,110 +1,119 @@
-"""Exercise 5: bounded deduplication state.
+"""Exercise 5: the commit discipline of a log consumer.
 
-The learner writes the receiver; the sender is given (``partners.NumberedSender``: numbers its
-messages, a new one every 2 time units, and gives up after 4 retries 4 apart), so every copy of a
-message arrives within 24 time units of its submission: the stated horizon. The receiver crashes at
-every crash point; copies are lost, duplicated and overtaken (within the horizon); a long run of
-5,000 messages measures the state. Guarantee: exactly-once effects within the horizon, every copy
-acknowledged, and at most 1,024 bytes of state (``semantics.grading.state_size``).
+The learner writes the consumer; the broker is given (``partners.Broker``: one partition of a log
+that pushes its records, and redelivers from the committed offset until they are committed; a
+commit ``ack(k)`` makes the committed offset k + 1, the next record to read, as Kafka's is). The
+consumer crashes at every crash point; pushes are lost, duplicated, reordered, and an old record is
+pushed again late. Guarantee: every record takes effect exactly once, and every record is committed.
 """
 
 from __future__ import annotations
 
-from ...sim.choices import CRASH, DELAY, DUPLICATE, LOSE
+from ...sim.choices import CRASH, DELAY, DUPLICATE, LATE, LOSE
 from ...sim.faults import Faults
 from ...sim.network import Link
 from ..explorer import Base, Scope
-from ..hints import CRASH as CRASHED, DELAYED, LOST_ACK
-from ..invariants import (ACK_MEANS_EFFECT, ACKED_TOOK_EFFECT, BOUNDED_STATE, COMPLETES, EVERY_ACKED,
-                          EVERY_COPY_ACKED, EVERY_EFFECT, ISOLATION, NO_DUPLICATE, NO_DUPLICATES, NO_LOSS,
-                          NO_SILENT_LOSS, bounded_state, every_effect)
-from ..partners import NumberedSender
+from ..hints import CRASH as CRASHED, DELAYED, LOST_MESSAGE
+from ..invariants import (ACK_MEANS_EFFECT, ACKED_TOOK_EFFECT, COMPLETES, EVERY_EFFECT, ISOLATION, NO_DUPLICATE,
+                          NO_DUPLICATES, NO_LOSS, NO_SILENT_LOSS, Finding, Invariant, Trial, every_effect, times)
+from ..partners import Broker
 from ..scenarios import Scenario
 from ..exercise import Exercise
 from .common import with_rules
 
-INTERVAL = 2.0       # a new message every 2 time units
-HORIZON = 24.0       # every copy arrives within 24 of its message's submission
-STATE_BOUND = 1_024  # bytes of receiver state (durable and volatile)
+ALL_COMMITTED = "every record is committed"
+
+
+def _all_committed(trial: Trial) -> Finding | None:
+    """Read from the broker's own state: the offset the consumer committed by the end of the run."""
+    committed = getattr(trial.nodes.get("sender"), "committed", 0)
+    n = trial.report.n_messages
+    if committed < n:
+        m = trial.report.messages()[committed]
+        return Finding(ALL_COMMITTED, m.logical, m.msg_id,
+                       f"(offset {committed}) was never committed by the consumer, although it took effect "
+                       f"{times(m.effects)}: the broker kept redelivering it, then gave up")
+    return None
+
+
+COMMITTED = Invariant(ALL_COMMITTED, "the consumer commits every record it has processed (the committed offset "
+                      "reaches the end of the log), so that the broker stops redelivering it", _all_committed)
 
 SCOPE = Scope(
-    bases=(Base(1, interval=INTERVAL), Base(2, interval=INTERVAL, equal=True), Base(3, interval=INTERVAL),
-           # the first message's copies lost twice: it first arrives after three newer ones
-           Base(4, interval=INTERVAL, faults=2, kinds=(LOSE,), first_only=True),
-           Base(5_000, interval=INTERVAL, faults=0)),
-    kinds=(LOSE, DUPLICATE, DELAY, CRASH), crash_nodes=("receiver",),
-    hold=7.0,  # the last copy leaves 16 after the first and takes 1: held 7 more, it arrives at 24
+    bases=(Base(1), Base(2), Base(2, interval=0.5), Base(3, interval=0.5)),
+    kinds=(LOSE, DUPLICATE, DELAY, LATE, CRASH), crash_nodes=("receiver",),
 )
 
 
 def random_scenarios() -> list[Scenario]:
-    out = [Scenario("every ack lost: each message arrives 5 times, the last one 16 after the first", 20,
-                    interval=INTERVAL, link=Link(ack_loss=1.0))]
-    for seed in range(4):
-        # No ack ever arrives, so every message arrives 5 times; a fast first copy and a slow last one
-        # put two copies of a message up to 23 apart inside the bound: time windows short of 23 fail.
-        out.append(Scenario("every ack lost, long delays: two copies of a message up to 23 apart", 150, seed,
-                            Link(ack_loss=1.0, jitter=2.5), interval=INTERVAL))
-    for seed in (27, 0, 1, 2):
-        # A message whose early copies are lost and whose last copy is slow arrives for the first time
-        # after newer messages: sequence windows short of 12 numbers take it for a duplicate. (In seed
-        # 27, message 191 first arrives 23.9 after its submission, after message 202.)
-        out.append(Scenario("early copies lost, the last one slow: a message arrives after newer ones", 300,
-                            seed, Link(loss=0.75, ack_loss=1.0, jitter=2.5), interval=INTERVAL))
-    for seed in range(2):
-        out.append(Scenario("a long run: loss, ack loss, reordering", 150, seed,
-                            Link(loss=0.3, ack_loss=0.3, jitter=0.5), interval=INTERVAL))
-        out.append(Scenario("a long run with receiver crashes", 150, seed,
-                            Link(loss=0.2, ack_loss=0.4, jitter=0.5), Faults(crash_prob=0.02), interval=INTERVAL))
+    out = []
+    for seed in range(3):
+        out.append(Scenario("lost and reordered pushes", 20, seed, Link(loss=0.3, jitter=1.0), interval=0.7))
+        out.append(Scenario("random consumer crashes and redelivery", 20, seed,
+                            Link(loss=0.2, ack_loss=0.2, jitter=0.5), Faults(crash_prob=0.06), interval=0.7))
+        out.append(Scenario("frequent consumer crashes, one record at a time", 10, seed, Link(ack_loss=0.3),
+                            Faults(crash_prob=0.15)))
     return out
 
 
-WINDOW = (f"The window must cover the whole horizon ({HORIZON:g} time units after a message's submission, or "
-          f"{HORIZON / INTERVAL:g} sequence numbers), and it must be durable and updated atomically with the effect.")
+CUMULATIVE = ("A commit is cumulative: ack(k) moves the committed offset to k + 1, so it also commits every "
+              "record before k.")
 
 EXERCISE = Exercise(
-    number=5, title="Bounded deduplication state",
-    goal=(f"exactly-once with at most {STATE_BOUND:,} bytes of state, for copies arriving within {HORIZON:g} time "
-          "units of their message's submission"),
-    invariants=(ISOLATION, COMPLETES, NO_DUPLICATE, ACKED_TOOK_EFFECT, NO_LOSS, every_effect(handled_only=True),
-                EVERY_ACKED, bounded_state(STATE_BOUND)),
+    number=5, title="Commit discipline of a log consumer",
+    goal="each record takes effect once when the consumer crashes between processing and commit",
+    invariants=(ISOLATION, COMPLETES, NO_DUPLICATE, ACKED_TOOK_EFFECT, NO_LOSS, every_effect(), COMMITTED),
     scope=SCOPE, random=random_scenarios,
-    partners={"sender": NumberedSender}, learner=("receiver",),
-    state_node="receiver", state_bound=STATE_BOUND, horizon=HORIZON,
+    partners={"sender": Broker}, exact_partners=("sender",), learner=("receiver",),
+    concepts=("the consumer's own position, committed with the effect", "a cumulative commit: the next offset to read"),
+    guide=(
+        "Run the starting point again: at which crash point is a record processed twice, and why can no "
+        "order of 'process' and 'commit' avoid both a duplicate and a loss? The commit lives in the broker, "
+        "the effect in the consumer: no transaction covers both.",
+        "The consumer needs its own durable record of how far it got, changed in the same atomic block as "
+        "the effect; the broker's commit then only saves redeliveries. Exercise 4's receiver already knows "
+        "'the number of messages applied without a gap'.",
+        "Keep the next offset to process in self.durable, moved with the effect in one atomic block; process "
+        "only the record at that offset; then commit the offset just processed (ack(offset)); for a record "
+        "already processed, commit again what you have processed; wait (do nothing) for a record that "
+        "arrives after a gap.",
+    ),
     hints=with_rules({
-        BOUNDED_STATE: {
-            None: ("The state grows with every message: nothing is ever forgotten (a set, a list, a string or a "
-                   f"bitmap that only grows). Every copy of a message arrives within {HORIZON:g} time units of its "
-                   "submission, so an entry older than that (in time, or in sequence numbers: a message is "
-                   f"submitted every {INTERVAL:g}) can never be needed again: drop it."),
-        },
         NO_DUPLICATES: {
-            CRASHED: ("After a crash the receiver applied a message again: the window must be durable and updated in "
-                      "the same atomic block as the effect."),
-            None: "A late copy took effect again: the deduplication window forgot the message too early. " + WINDOW,
+            CRASHED: ("The consumer crashed after processing a record but before the broker heard the commit, and "
+                      "the redelivered record took effect again.",
+                      "The broker's committed offset can never be atomic with your effect: keep your own position "
+                      "in self.durable, written in the same atomic block as the effect, and skip what it says is "
+                      "done."),
+            None: ("A record took effect twice: the broker redelivers (after a lost commit, or a record pushed "
+                   "twice).",
+                   "Keep your own durable position, written in the same atomic block as the effect, and skip what "
+                   "it says is done."),
         },
         ACK_MEANS_EFFECT: {
-            DELAYED: ("A message was acknowledged but never took effect: it arrived after a later one (retries "
-                      "reorder messages) and was taken for a duplicate. 'Higher than anything seen' is not the same "
-                      "as 'new': remember which sequence numbers within the window you have applied, not only the "
-                      "highest."),
-            None: ("A message was acknowledged but never took effect: it was taken for a duplicate. Remember which "
-                   "sequence numbers within the window you have applied, not only the highest. " + WINDOW),
+            None: ("The broker was told a record was done before its effect committed.",
+                   "Commit after processing, never before: commit-then-process is at-most-once."),
         },
         NO_SILENT_LOSS: {
-            None: ("A message was dropped although it never took effect: it arrived after a later one and was taken "
-                   "for a duplicate. Keep the set of applied sequence numbers within the window, not only the "
-                   "highest."),
+            None: ("A record was skipped although it never took effect: the consumer's position moved without the "
+                   "effect.",
+                   "Move it in the same atomic block as the effect."),
         },
         EVERY_EFFECT: {
-            None: ("A message never took effect although the receiver handled a copy of it: apply a new message "
-                   "before acknowledging it, whatever else it does."),
+            LOST_MESSAGE: ("A record never took effect, and the broker will never send it again.",
+                           f"{CUMULATIVE} When a record arrives after a gap (an earlier one was lost or is late), "
+                           "commit only up to the last record processed without a gap."),
+            DELAYED: ("A record never took effect: it arrived after a later one.",
+                      f"{CUMULATIVE} Commit only up to the last record processed without a gap."),
+            None: ("A record never took effect, and the broker will never send it again.",
+                   f"{CUMULATIVE} Commit only what you have processed without a gap."),
         },
-        EVERY_COPY_ACKED: {
-            LOST_ACK: ("The first ack of a message was lost and the receiver did not acknowledge its next copy: "
-                       "acknowledge every copy, duplicates too, after the commit."),
-            None: ("Acknowledge every copy you handle, duplicates too, after the commit: the sender stops retrying "
-                   "only when an ack arrives, and gives up on a message it was never told took effect."),
+        ALL_COMMITTED: {
+            None: ("Records were processed but never committed: the broker keeps redelivering them (and a new "
+                   "consumer would process them again).",
+                   "Commit with self.ack(offset) after processing the record at offset (the committed offset "
+                   "becomes offset + 1), and commit again when a redelivered record is already done: the last "
+                   "commit may have been lost."),
         },
     }),
 )
