@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ..sim.checker import SEMANTICS, Event, Report
@@ -154,10 +154,10 @@ def record(sender: Any, receiver: Any, *, report: Report | None = None, **run_kw
     snapshots: list[Snapshot] = []
     result = run(sender, receiver, trace=True, observe=snapshots.append, **run_kwargs)
     if report is not None and report.trace is not None:
-        shown, replayed = tuple(report.trace), tuple(result.trace)
+        shown, replayed = tuple(map(_plain, report.trace)), tuple(map(_plain, result.trace))
         halted = report.status == "halted"  # a grader stopped that run at a violation: the first part of this one
         if halted:  # ... up to the event that says why it was stopped
-            cut = len(shown) - 1 if shown and shown[-1].kind == "error" else len(shown)
+            cut = len(shown) - 1 if shown and report.trace[-1].kind == "error" else len(shown)
             shown, replayed = shown[:cut], replayed[:cut]
         if shown != replayed:
             where = next((i for i, (a, b) in enumerate(zip(shown, replayed)) if a != b),
@@ -170,6 +170,13 @@ def record(sender: Any, receiver: Any, *, report: Report | None = None, **run_kw
     link = run_kwargs.get("link")
     partitions = link.partitions if isinstance(link, Link) else ()
     return Recording(result, _steps(result, snapshots), partitions)
+
+
+def _plain(event: Event) -> tuple:
+    """An event as plain values: an id that is an object (lesson 05's ``Leased``) by its repr, as the
+    grader's isolated process sends it back."""
+    return tuple(v if v is None or isinstance(v, (str, int, float)) else repr(v)
+                 for v in (getattr(event, f.name) for f in fields(event)))
 
 
 def _steps(report: Report, snapshots: list[Snapshot]) -> tuple[Step, ...]:
