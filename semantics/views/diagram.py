@@ -376,7 +376,7 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     indices = _drawn_indices(report.trace, chosen, len(chosen) == report.n_messages)
     lanes = _lanes([report.trace[i] for i in indices], nodes)
     if nodes is not None:  # a lane for a node the run does not have would stay empty: say so
-        present = _lanes(report.trace, None)
+        present = list(dict.fromkeys([*_lanes(report.trace, None), *(report.points or {})]))  # a node that did nothing included
         for name in lanes:
             if name not in present:
                 raise ValueError(f"nodes names node {name!r}{did_you_mean(name, present)}, which is not a node of "
