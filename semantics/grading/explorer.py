@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from ..sim.choices import CRASH, DATA_ONLY, DELAY, DELIVER, DUPLICATE, LATE, LOSE, OUTAGE, Oracle, Schedule
 from ..sim.faults import Faults
+from ..sim.network import Link
 from .scenarios import DISTINCT, EQUAL, Scenario, bodies
 
 #: States hashed per run at most: a run that goes on for thousands of events (an outage, a protocol
@@ -43,7 +44,9 @@ class Base:
     equal:      True: every message has the same body (two deposits of 10 are two deposits);
     faults:     the most faults in one schedule;
     kinds:      the choices tried (None: the scope's);
-    first_only: the copy choices apply to the first message's copies only (a long base).
+    first_only: the copy choices apply to the first message's copies only (a long base);
+    partitions: windows (start, end) in which the network is down in every schedule of this base (a
+                boundary the choices alone would need many faults for: every reply lost until a last retry).
     """
 
     n_messages: int
@@ -52,12 +55,15 @@ class Base:
     faults: int = 2
     kinds: tuple[str, ...] | None = None
     first_only: bool = False
+    partitions: tuple[tuple[float, float], ...] = ()
 
     def describe(self) -> str:
         n = f"{self.n_messages:,} message{'s' if self.n_messages != 1 else ''}"
         if self.n_messages > 1:
             n += " with equal bodies" if self.equal else ""
             n += ", one at a time" if self.interval is None else f", several in flight (one every {self.interval:g})"
+        for start, end in self.partitions:
+            n += f", the network down from t={start:g} to t={end:g}"
         return n
 
 
@@ -97,6 +103,7 @@ class Scope:
         return Scenario(base.describe(), base.n_messages, interval=base.interval,
                         contents=bodies(EQUAL if base.equal else DISTINCT, base.n_messages),
                         faults=Faults(restart_after=self.restart_after), choices=schedule,
+                        link=Link(partitions=base.partitions) if base.partitions else Link(),
                         lengths=(self.hold, self.outage, self.late))
 
     def describe(self) -> str:

@@ -117,7 +117,8 @@ class Scenario:
             elif self.n_messages <= 4:
                 count += f" ({', '.join(map(repr, shown))})"
         pace = "one at a time (stop-and-wait)" if self.interval is None else f"a new one every {self.interval:g}"
-        words = list(faults or ())
+        words = [f"no message gets through from t={start:g} to t={end:g}" for start, end in self.link.partitions]
+        words += list(faults or ())
         if faults is None:
             link = self.link
             for name, text in (("loss", "request loss"), ("ack_loss", "ack loss"), ("duplicate", "network duplicates")):
@@ -127,8 +128,6 @@ class Scenario:
             if link.jitter:
                 words.append(f"delay {link.delay:g} + random jitter (mean {link.jitter:g}), so copies overtake "
                              "each other")
-            for start, end in link.partitions:
-                words.append(f"no message gets through from t={start:g} to t={end:g}")
             for node, points in self.faults.crash_at.items():
                 if points:
                     words.append(f"the {node} crashes at crash point{'s' if len(points) > 1 else ''} "

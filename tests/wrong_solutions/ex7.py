@@ -171,6 +171,65 @@ class AnswersToNobody(KeepsEveryReply):
         if new:
             self.send(self.peer, request, replies[request])
 
+# -- found by an adversary: caches that forget before the horizon, and three more correct ones --------
+
+class TimedCache(Node):
+    """Correct, differently: looks the request up before pruning (lazily, on each arrival), entries kept 15
+    after their first arrival."""
+    keep = 15.0
+    def on_message(self, request, body):
+        with self.atomic():
+            cache = self.durable.get("cache", {})
+            if request in cache:
+                receipt = cache[request][0]
+            else:
+                receipt = self.apply(body)
+                cache[request] = (receipt, self.now)
+            cache = {k: v for k, v in cache.items() if self.now - v[1] <= self.keep}
+            self.durable["cache"] = cache
+        self.send(self.peer, request, receipt)
+
+
+class ShortTTL(TimedCache):
+    """Wrong: forgets an entry 10 after its first arrival; a retry held back arrives 13 after it."""
+    keep = 10.0
+
+
+class TTL12(TimedCache):
+    """Wrong: forgets an entry 12 after its first arrival ('the first arrival is a round trip, 2, after the
+    submission': it is one hop, 1, so a retry can come 13 after it)."""
+    keep = 12.0
+
+
+class RingBuffer(Node):
+    """Correct, differently: a ring of 32 slots indexed by request % 32 holding (request, receipt); request r+32 arrives at least 32 after r's submission, past r's 14 horizon."""
+    def on_message(self, request, body):
+        slot = ("slot", request % 32)
+        with self.atomic():
+            held = self.durable.get(slot)
+            if held is not None and held[0] == request:
+                receipt = held[1]
+            else:
+                receipt = self.apply(body)
+                self.durable[slot] = (request, receipt)
+        self.send(self.peer, request, receipt)
+
+
+class NumberHorizon(Node):
+    """Correct, differently: evicts by request NUMBER: keeps entries with number > highest seen - 16 (one request per time unit, so a number 16 below the highest was submitted 16 earlier, past its 14 horizon)."""
+    def on_message(self, request, body):
+        with self.atomic():
+            cache = self.durable.get("c", {})
+            if request in cache:
+                receipt = cache[request]
+            else:
+                receipt = self.apply(body)
+                cache[request] = receipt
+                top = max(cache)
+                cache = {k: v for k, v in cache.items() if k > top - 16}
+                self.durable["c"] = cache
+        self.send(self.peer, request, receipt)
+
 
 CASES = [
     Case("solution", 7, PipelinedClient, Server, "passed", "receipts by request, kept 15 after execution"),
@@ -197,4 +256,11 @@ CASES = [
     Case("body-keyed-cache", 7, PipelinedClient, BodyKeyedCache, FIRST_RECEIPT,
          "two requests with equal bodies share one reply", ("equal bodies",)),
     Case("answers-only-new", 7, PipelinedClient, AnswersToNobody, ANSWERED, "a lost reply is never replaced"),
+    Case("timed-cache-lazy", 7, PipelinedClient, TimedCache, "passed", "looked up before pruning, kept 15"),
+    Case("ring-buffer", 7, PipelinedClient, RingBuffer, "passed", "32 slots by request number"),
+    Case("number-horizon", 7, PipelinedClient, NumberHorizon, "passed", "evicted by request number, 16 below the newest"),
+    Case("short-ttl", 7, PipelinedClient, ShortTTL, NO_DUPLICATES,
+         "kept 10 after the first arrival: a retry held back to the horizon executes again", ("window",)),
+    Case("ttl-12", 7, PipelinedClient, TTL12, NO_DUPLICATES,
+         "kept 12 after the first arrival, one short of the horizon (14 after submission)", ("window",)),
 ]

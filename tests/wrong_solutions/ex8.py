@@ -197,6 +197,94 @@ class TrustingStore(Node):
             self.apply(body)
             self.ack(request)
 
+# -- found by an adversary: one highest token for the whole store; three more correct stores ----------
+
+class GlobalHighToken(Node):
+    """Wrong: one highest token for the whole store, not per message: once the leases of two messages
+    overlap, the live holder of the older one is refused."""
+    def on_message(self, request, body):
+        with self.atomic():
+            high = self.durable.get("high", 0)
+            if request.token < high:
+                return
+            self.durable["high"] = request.token
+            done = ("done", request.key) in self.durable
+            if not request.register and not done:
+                self.apply(body)
+                self.durable[("done", request.key)] = True
+        if not request.register:
+            self.ack(request)
+
+
+class SignedToken(Node):
+    """Correct, differently: one durable int per message: +token while not applied, -token once applied (abs = highest token)."""
+    def on_message(self, request, body):
+        k = request.key
+        with self.atomic():
+            v = self.durable.get(k, 0)
+            high, done = abs(v), v < 0
+            if request.token < high:
+                return
+            high = request.token
+            if not request.register and not done:
+                self.apply(body)
+                done = True
+            self.durable[k] = -high if done else high
+        if not request.register:
+            self.ack(request)
+
+
+class TwoPhaseStore(Node):
+    """Correct, differently: raises the token in its own small transaction first, then applies in a second block re-checking the token; ack after the commit."""
+    def on_message(self, request, body):
+        tk, dk = ("tok", request.key), ("done", request.key)
+        if request.token < self.durable.get(tk, 0):
+            return
+        if request.token > self.durable.get(tk, 0):
+            self.durable[tk] = request.token
+        if request.register:
+            return
+        with self.atomic():
+            if request.token < self.durable.get(tk, 0):
+                return
+            if dk not in self.durable:
+                self.apply(body)
+                self.durable[dk] = True
+        self.ack(request)
+
+
+class RefStore(Node):
+    """(The base of the next one: the reference's idea.) Per message (highest token, applied) in one durable key, one atomic block; stale requests refused (no ack)."""
+    def on_message(self, request, body):
+        k = ("m", request.key)
+        with self.atomic():
+            high, done = self.durable.get(k, (0, False))
+            if request.token < high:
+                return
+            if not request.register and not done:
+                self.apply(body)
+                done = True
+            self.durable[k] = (max(high, request.token), done)
+        if not request.register:
+            self.ack(request)
+
+
+class AckStaleWrite(RefStore):
+    """Correct, differently: refuses to apply a stale write but acknowledges it; harmless, since the stale
+    worker then acknowledges a lease the queue no longer lends it, and the queue ignores that."""
+    def on_message(self, request, body):
+        k = ("m", request.key)
+        with self.atomic():
+            high, done = self.durable.get(k, (0, False))
+            stale = request.token < high
+            if not stale:
+                if not request.register and not done:
+                    self.apply(body)
+                    done = True
+                self.durable[k] = (max(high, request.token), done)
+        if not request.register:
+            self.ack(request)
+
 
 CASES = [
     Case("solution", 8, Worker, Store, "passed", "one durable pair per message: highest token, applied"),
@@ -217,4 +305,9 @@ CASES = [
     Case("no-ack-for-duplicates", 8, Worker, NoAckForDuplicates, SETTLED, "a lost ack is never replaced", ("acks",)),
     Case("effect-outside-block", 8, Worker, EffectOutsideBlock, SETTLED_MEANS_EFFECT,
          "marked applied, then a crash before the effect"),
+    Case("signed-token", 8, Worker, SignedToken, "passed", "one signed integer per message"),
+    Case("two-phase-store", 8, Worker, TwoPhaseStore, "passed", "the token raised first, applied in a second block"),
+    Case("ack-stale-write", 8, Worker, AckStaleWrite, "passed", "a refused stale write acknowledged: harmless"),
+    Case("global-high-token", 8, Worker, GlobalHighToken, EVERY_EFFECT,
+         "one highest token for the whole store: overlapping leases of two messages starve one", ("stale writer",)),
 ]

@@ -261,6 +261,121 @@ class ForgetsPaid(Consumer):
                 del self.durable[("first call", key)]
             self.ack(key, to="sender")
 
+# -- found by an adversary: retry horizons at and past the key's edge, a key reused for two messages --
+
+SAFE = 21.0   # a call sent < 22 after the first call cannot find the key gone
+RETRY = 2.0
+
+
+class RefConsumer(Node):
+    """(The base of the next ones: the reference's idea, with its own retry timer.) Durable first-call time written before the first call; same key (msg_id); own retry timer; stop and report unresolved past the horizon; durable done record forever."""
+    horizon = SAFE
+    def _key(self, msg_id):
+        return msg_id
+    def on_start(self):
+        for k in list(self.durable):
+            if isinstance(k, tuple) and k[0] == "first" and ("done", k[1]) not in self.durable \
+                    and ("unresolved", k[1]) not in self.durable:
+                self.set_timer(k[1], 0.1)
+    def _call(self, msg_id, body):
+        first = self.durable.get(("first", msg_id))
+        if first is None:
+            with self.atomic():
+                self.durable[("first", msg_id)] = self.now
+                self.durable[("body", msg_id)] = body
+            first = self.now
+        if self.now - first <= self.horizon:
+            self.send("service", self._key(msg_id), body)
+            self.set_timer(msg_id, RETRY)
+        else:
+            self.durable[("unresolved", msg_id)] = True
+            self.ack(msg_id, to="sender")
+    def on_message(self, msg_id, body):
+        if ("done", msg_id) in self.durable or ("unresolved", msg_id) in self.durable:
+            self.ack(msg_id)
+            return
+        self._call(msg_id, body)
+    def on_timer(self, msg_id):
+        if ("done", msg_id) in self.durable or ("unresolved", msg_id) in self.durable:
+            return
+        self._call(msg_id, self.durable[("body", msg_id)])
+    def on_ack(self, key):
+        msg_id = key
+        if ("first", msg_id) in self.durable and ("done", msg_id) not in self.durable:
+            self.durable[("done", msg_id)] = True
+        self.cancel_timer(msg_id)
+        if ("done", msg_id) in self.durable:
+            self.ack(msg_id, to="sender")
+
+
+class HorizonIsTTL(RefConsumer):
+    """Wrong: retries until 24 (the key's lifetime) after the first call, forgetting the delivery delay."""
+    horizon = 24.0
+
+
+class HorizonOffByOne(RefConsumer):
+    """Wrong by one: still calls 22 after the first call, which hint 2 calls unsafe (held back, the call
+    arrives 25 after the first, when the key saved 1 after it is gone)."""
+    horizon = 22.0
+
+
+class KeyFromVolatileCounter(RefConsumer):
+    """Wrong: keys 'pay-<n>' from a volatile counter: after a restart the counter starts again and the next
+    message gets an old message's key; the service answers its call as a repeat, and it is never paid."""
+    def on_start(self):
+        self.n = 0
+        super().on_start()
+    def _key(self, msg_id):
+        k = self.durable.get(("k", msg_id))
+        if k is None:
+            self.n += 1
+            k = f"pay-{self.n}"
+            self.durable[("k", msg_id)] = k
+            self.durable[("byk", k)] = msg_id
+        return k
+    def on_ack(self, key):
+        msg_id = self.durable.get(("byk", key))
+        if msg_id is not None:
+            super().on_ack(msg_id)
+
+
+class ProducerDriven(Node):
+    """Correct, differently: no timers at all: every producer copy (every 4) triggers one call with the same key while within the horizon; first-call time durable before the first call; done/unresolved records forever."""
+    def on_message(self, msg_id, body):
+        if ("done", msg_id) in self.durable or ("unresolved", msg_id) in self.durable:
+            self.ack(msg_id)
+            return
+        first = self.durable.get(("first", msg_id))
+        if first is None:
+            self.durable[("first", msg_id)] = self.now
+            first = self.now
+        if self.now - first < 22.0 - 1e-9:
+            self.send("service", msg_id, body)
+        else:
+            self.durable[("unresolved", msg_id)] = True
+            self.ack(msg_id)
+    def on_ack(self, key):
+        self.durable[("done", key)] = True
+        self.ack(key, to="sender")
+
+
+class DeadlineRecord(RefConsumer):
+    """Correct, differently: stores the absolute DEADLINE (first + 21) instead of the first time, in one durable dict per message, and reports unresolved from the timer as soon as the deadline passes."""
+    def _call(self, msg_id, body):
+        rec = self.durable.get(("rec", msg_id))
+        if rec is None:
+            rec = {"deadline": self.now + SAFE, "body": body}
+            with self.atomic():
+                self.durable[("rec", msg_id)] = rec
+                self.durable[("first", msg_id)] = self.now
+                self.durable[("body", msg_id)] = body
+        if self.now <= rec["deadline"]:
+            self.send("service", msg_id, body)
+            self.set_timer(msg_id, min(RETRY, max(rec["deadline"] - self.now, 0.0) + 0.5))
+        else:
+            self.durable[("unresolved", msg_id)] = True
+            self.ack(msg_id, to="sender")
+
 
 CASES = [
     Case("solution", 9, Producer, Consumer, "passed", "call until answered, stop and report at 21 after the first"),
@@ -293,4 +408,12 @@ CASES = [
          "no record, no cut-off: the producer's resend after an outage calls again, after the key expired"),
     Case("forgets-paid", 9, Producer, ForgetsPaid, NO_DUPLICATES, "a late copy of a paid message calls again",
          ("window",)),
+    Case("producer-driven", 9, Producer, ProducerDriven, "passed", "no timers: every producer copy is a call"),
+    Case("deadline-record", 9, Producer, DeadlineRecord, "passed", "an absolute deadline per message"),
+    Case("horizon-is-ttl", 9, Producer, HorizonIsTTL, NO_DUPLICATES,
+         "retries until the key's lifetime, ignoring the delivery delay", ("expiry",)),
+    Case("horizon-off-by-one", 9, Producer, HorizonOffByOne, NO_DUPLICATES,
+         "still calls 22 after the first call: held back, the call finds the key gone", ("expiry",)),
+    Case("key-from-volatile-counter", 9, Producer, KeyFromVolatileCounter, PAID_OR_REPORTED,
+         "a restart resets the key counter: one key for two messages"),
 ]

@@ -102,8 +102,14 @@ FIRST = Invariant(FIRST_RECEIPT, "every reply the client accepts carries the rec
 EVERY_COPY_ANSWERED = Invariant(ANSWERED, "the server answers every copy of a request it handles, retries too (the "
                                 "first reply may have been lost)", _answered)
 
+#: The edge of the horizon: request 1 arrives at t=1 (as fast as a copy can) and is executed; the network is
+#: down until its last retry (t=9), so no reply gets through; that retry is held back until t=14, its
+#: submission + 14, while request 2 (submitted at 9) arrives just before it: a server that forgets a receipt
+#: less than 13 after the first arrival executes the retry again, however lazily it prunes.
+BOUNDARY = Base(2, interval=9.0, faults=3, kinds=(DELAY, LOSE), partitions=((1.0, 9.0),))
+
 SCOPE = Scope(
-    bases=(Base(1), Base(2, interval=INTERVAL, equal=True), Base(3, interval=INTERVAL),
+    bases=(Base(1), Base(2, interval=INTERVAL, equal=True), BOUNDARY, Base(3, interval=INTERVAL),
            Base(800, interval=INTERVAL, faults=0)),
     kinds=(LOSE, DUPLICATE, DELAY, CRASH), crash_nodes=("receiver",),
     hold=4.0,  # a copy held back arrives at most 4 later than it would have

@@ -105,7 +105,9 @@ ALL_SETTLED = Invariant(SETTLED, "every message is settled: a worker acknowledge
 SETTLED_EFFECT = Invariant(SETTLED_MEANS_EFFECT, "a message the queue counts as settled took effect", _settled_means_effect)
 
 SCOPE = Scope(
-    bases=(Base(1, faults=1), Base(1, faults=2, kinds=(DELAY, CRASH)), Base(2, faults=1), Base(3, faults=1)),
+    bases=(Base(1, faults=1), Base(1, faults=2, kinds=(DELAY, CRASH)), Base(2, faults=1),
+           Base(2, interval=1.0, faults=1),  # the leases of two messages overlap: fencing is per message
+           Base(3, faults=1)),
     kinds=(LOSE, DUPLICATE, DELAY, LATE, CRASH), crash_nodes=(STORE,),
     hold=3.0,  # a copy held back arrives at most 3 later than it would have
 )
@@ -142,10 +144,11 @@ EXERCISE = Exercise(
         "Every lease comes with a token, a number that grows with every lease the queue grants, and the workers "
         "show it to the store when they start and with their write. " + TOKEN + " A token alone does not make "
         "the work happen once: a worker may finish just after its lease expired, before the next holder starts.",
-        "For each message, keep durably the highest token shown and whether the message was applied; refuse (do "
-        "not acknowledge) a request whose token is lower than the highest; otherwise raise the highest, apply "
-        "a write only if the message was not applied yet, in the same atomic block, and acknowledge every write "
-        "you accept, a duplicate too, after the commit.",
+        "For each message, keep durably the highest token shown and whether the message was applied; refuse (apply "
+        "nothing) a request whose token is lower than the highest (acknowledging it is harmless: the queue ignores "
+        "an ack under a lease it no longer holds); otherwise raise the highest, apply a write only if the message "
+        "was not applied yet, in the same atomic block, and acknowledge every write you accept, a duplicate too, "
+        "after the commit.",
     ),
     hints=with_rules({
         NO_DUPLICATES: {
@@ -170,8 +173,8 @@ EXERCISE = Exercise(
         SETTLED_MEANS_EFFECT: {
             None: ("The queue counts a message as settled, yet it never took effect: the store acknowledged a "
                    "write it did not apply (or before applying it).",
-                   "Acknowledge a write only after the atomic block that applied it (or found it applied) has "
-                   "committed, and never acknowledge a write you refuse."),
+                   "Acknowledge a current holder's write only after the atomic block that applied it (or found "
+                   "it applied) has committed, never before or instead of applying it."),
         },
         EVERY_EFFECT: {
             None: ("A message never took effect: the store refused every write for it, or never acknowledged "

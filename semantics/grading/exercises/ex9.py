@@ -55,10 +55,34 @@ def _unresolved(trial: Trial) -> set:
             if isinstance(key, tuple) and len(key) == 2 and key[0] == "unresolved"}
 
 
+def _borrowed_key(trial: Trial, logical: int) -> tuple[object, int] | None:
+    """(key, other message) if a call for message ``logical`` carried a key the consumer had first used
+    for another message (read from the trace: the calls, by the message whose body they carry)."""
+    first_use: dict = {}
+    for e in trial.report.trace or ():
+        if e.kind == "send" and e.node == "receiver" and e.peer == SERVICE and e.message == "data" \
+                and e.logical is not None and "network duplicate" not in e.text:
+            try:
+                owner = first_use.setdefault(e.msg_id, e.logical)
+            except TypeError:  # an unhashable key: the run itself reports it
+                continue
+            if e.logical == logical and owner != logical:
+                return e.msg_id, owner
+    return None
+
+
 def _paid_or_reported(trial: Trial) -> Finding | None:
     reported = _unresolved(trial)
-    for m in trial.report.messages():
+    messages = trial.report.messages()
+    for m in messages:
         if not m.effects and m.msg_id not in reported:
+            borrowed = _borrowed_key(trial, m.logical)
+            if borrowed is not None:
+                key, other = borrowed
+                return Finding(PAID_OR_REPORTED, m.logical, m.msg_id,
+                               f"was never paid and never reported unresolved: its call carried the key {key!r}, "
+                               f"which the consumer had first used for {messages[other].msg_id!r}; the service took "
+                               "it for a repeat of that call and answered without paying")
             return Finding(PAID_OR_REPORTED, m.logical, m.msg_id,
                            f"was never paid and never reported unresolved (the producer sent it {times(m.attempts)}, "
                            f"it was {'acknowledged' if m.acked else 'never acknowledged'} to the producer): nobody "
@@ -92,12 +116,22 @@ PAID_OR_REPORTED_ = Invariant(PAID_OR_REPORTED, "every message is paid or report
 PAID = Invariant(EVERY_EFFECT, f"every message is paid, unless the network was down for longer than a key is kept "
                  f"({RETENTION:g})", _paid_unless_cut_off)
 
+#: The edge of the retry horizon: the first call is executed at t=2 (it left at 1), and no answer gets through
+#: until t=23 (first call + 22), so the consumer keeps calling; the last call it sends is held back until it
+#: arrives 3 after it left. A consumer that still calls 22 after its first call pays twice (the key, saved at
+#: 2, is gone at 26); one that stops by 21 is safe. (The network is down for 21, less than a key is kept: the
+#: message was paid, so 'every message takes effect' holds.)
+BOUNDARY = Base(1, faults=1, kinds=(DELAY,), partitions=((2.0, 2.0 + RETENTION - DELIVERY),))
+
 SCOPE = Scope(
-    bases=(Base(1), Base(2, equal=True, faults=1), Base(2, interval=1.0, faults=1),
+    bases=(Base(1), BOUNDARY, Base(2, equal=True, faults=1), Base(2, interval=1.0, faults=1),
            Base(200, faults=1, kinds=(LATE,), first_only=True)),
     kinds=(LOSE, DUPLICATE, DELAY, LATE, OUTAGE, CRASH), crash_nodes=("receiver",),
     hold=DELIVERY - 1.0, outage=OUTAGE_LENGTH, alone=(LATE,),
-    where=((LATE, (("sender", "receiver"),)),),  # no call is delivered after its key could have expired
+    where=((LATE, (("sender", "receiver"),)),  # no call is delivered after its key could have expired
+           # a producer's copy is never held back: that would only postpone the first call, and in the boundary
+           # base push it into the window, where a correct consumer rightly gives up unpaid
+           (DELAY, (("receiver", "service"), ("service", "receiver"), ("receiver", "sender")))),
 )
 
 
@@ -157,16 +191,22 @@ EXERCISE = Exercise(
                    KEY + " " + EXPIRY),
         },
         PAID_OR_REPORTED: {
-            CRASHED: ("A message was neither paid nor reported: a crash struck after the producer was told it was "
-                      "done, or after the consumer recorded it, and nothing ever called again.",
-                      "Whatever you acknowledge to the producer must be paid or reported even if you crash: keep "
-                      "what is still to call in self.durable, and call again after a restart (on_start), or "
-                      "acknowledge the producer only once the service has answered."),
+            CRASHED: ("A message was neither paid nor reported after a crash: either its call carried a key first "
+                      "used for another message (What happened says so; the service answered it as a repeat), or "
+                      "the producer was told it was done, or the consumer recorded it, and nothing ever called "
+                      "again.",
+                      "A key belongs to one message for good, whatever crashes: derive it from the message's id, "
+                      "never from a counter a restart can reset. And whatever you acknowledge to the producer must "
+                      "be paid or reported even if you crash: keep what is still to call in self.durable, and call "
+                      "again after a restart (on_start), or acknowledge the producer only once the service has "
+                      "answered."),
             OUT: ("A message was neither paid nor reported after a long outage.",
                   "When you stop calling (the key may have expired), write the durable ('unresolved', msg_id) "
                   "record: someone must check what happened."),
-            None: ("A message was neither paid nor reported: the consumer stopped calling without a record.",
-                   "Either the service answers (paid), or you write a durable ('unresolved', msg_id) record."),
+            None: ("A message was neither paid nor reported: the consumer stopped calling without a record, or "
+                   "called with a key first used for another message (What happened says which).",
+                   "Either the service answers a call with this message's own key (its id: paid), or you write a "
+                   "durable ('unresolved', msg_id) record."),
         },
         EVERY_EFFECT: {
             None: ("A message was never paid although the service could be reached within the key's lifetime.",
