@@ -219,12 +219,13 @@ def test_hints_are_chosen_by_cause_and_have_levels():
     crash = G.hint(3, G.NO_DUPLICATES, CRASH)
     assert "After a crash" in crash and crash != G.hint(3, G.NO_DUPLICATES, DUPLICATE)
     assert G.hint(3, G.NO_DUPLICATES, "a cause it has no hint for") == G.hint(3, G.NO_DUPLICATES)
-    # levels: each names the call for the next one; the last is repeated beyond it
+    # levels: each names the call for the next one; asked beyond the last, the last again, saying so
     assert crash.endswith("(Hint 1 of 2; the next one, closer to the answer: hint(3, 'no duplicate effects', "
                           "'crash', level=2).)")
     second = G.hint(3, G.NO_DUPLICATES, CRASH, level=2)
     assert "self.durable" in second and "hint(" not in second
-    assert G.hint(3, G.NO_DUPLICATES, CRASH, level=5) == second
+    assert G.hint(3, G.NO_DUPLICATES, CRASH, level=5) == ("(There are 2 levels of this hint; here is the last one "
+                                                          "again.) " + second)
 
 
 def test_every_rung_has_its_own_hints_in_levels_and_every_broken_invariant_a_hint():

@@ -169,8 +169,10 @@ def _every_copy_acked(trial: Trial) -> Finding | None:
         if sent < m.handled:
             return Finding(EVERY_COPY_ACKED, m.logical, m.msg_id,
                            f"was handled to the end {times(m.handled)} by the receiver, which sent {sent} "
-                           f"ack{'s' if sent != 1 else ''} for it: the sender retries a message that took effect, "
-                           "and gives up not knowing it did")
+                           f"ack{'s' if sent != 1 else ''} for it: a copy handled without its ack leaves the sender "
+                           "retrying "
+                           + ("a message that took effect (the ack of an earlier copy may have been lost)"
+                              if m.effects else "a message the receiver set aside without applying it"))
     return None
 
 

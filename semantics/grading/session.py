@@ -108,10 +108,11 @@ def check(exercise: int | str, sender: type[Node] | None = None, receiver: type[
           progress: bool = True, isolate: bool = True) -> Verdict:
     """Grade a protocol for one exercise of the ladder and explain the verdict.
 
-    exercise: the exercise number, 1 to 6 (or "ex1" ... "ex6").
-    sender:   the sender class (exercise 4 grades your consumer against ``Broker``: pass ``Broker`` or
-              None; exercise 5 against its own sender, the one the notebook shows).
-    receiver: the receiver (exercise 4: the consumer) class.
+    exercise: the exercise number, 1 to 10 (or "ex1" ... "ex10").
+    sender, receiver: the two classes of your protocol, as the exercise's last cell passes them (its
+              notebook shows the call). Where the exercise gives one side (a broker, a client, a queue
+              of leases, a producer: ``semantics.grading.partners``), your code is graded against that
+              one: pass it, or None, in its place.
     progress: show progress when grading takes more than a second.
     isolate:  run your classes in a child process (the default; False runs them in this process,
               where an endless loop that catches every exception could hang it).
@@ -418,7 +419,9 @@ def hint(exercise: int | str, invariant: str | None = None, cause: str | None = 
     if not texts:
         return ""
     text = texts[min(level, len(texts)) - 1]
-    more = next_hint(ex, invariant, cause, min(level, len(texts)) + 1, len(texts))
+    if level > len(texts):
+        return f"(There are {len(texts)} levels of this hint; here is the last one again.) {text}"
+    more = next_hint(ex, invariant, cause, level + 1, len(texts))
     return f"{text} {more}" if more else text
 
 
