@@ -202,12 +202,13 @@ class LabServer:
                 os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+@contextlib.contextmanager
+def serving_lab(tmp_path_factory, opened):
+    """JupyterLab for a browser test module (skipped without chromium or playwright); afterwards, the
+    notebooks it ``opened`` must be as they were (a learning session writes nothing into the course)."""
     reason = _missing()
     if reason:
         pytest.skip(reason)
-    opened = [*LESSONS, EXERCISE]
     before = {path: path.read_bytes() for path in opened if path.exists()}
     server = LabServer(ROOT, tmp_path_factory.mktemp("jupyter-state"))
     try:
@@ -218,8 +219,9 @@ def lab(tmp_path_factory):
     assert not changed, f"the browser test changed notebooks in the repository: {changed}"
 
 
-@pytest.fixture(scope="module")
-def browser(lab):
+@contextlib.contextmanager
+def chromium_browser():
+    """Debian's chromium, driven headless by Playwright."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -230,8 +232,10 @@ def browser(lab):
             chromium.close()
 
 
-@pytest.fixture
-def page(browser, lab):
+@contextlib.contextmanager
+def lab_page(browser, lab):
+    """A fresh page that collects the page's errors in ``page.problems``; the kernels it started are
+    shut down afterwards."""
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -243,6 +247,24 @@ def page(browser, lab):
     finally:
         context.close()
         lab.shutdown_kernels()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with serving_lab(tmp_path_factory, [*LESSONS, EXERCISE]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    with chromium_browser() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser, lab):
+    with lab_page(browser, lab) as page:
+        yield page
 
 
 # -- driving JupyterLab ------------------------------------------------------------------------------

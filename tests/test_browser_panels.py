@@ -25,8 +25,8 @@ import time
 import nbformat
 import pytest
 
-from test_browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FIGURES_JS, LESSONS, ROOT, VIEWPORT, LabServer, _missing,
-                          assert_no_errors, open_notebook, run_all, screenshot)
+from test_browser import (ARTIFACTS, FIGURES_JS, LESSONS, ROOT, VIEWPORT, assert_no_errors, chromium_browser, lab_page,
+                          open_notebook, run_all, screenshot, serving_lab)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -86,44 +86,20 @@ LATENCY_JS = r"""(out) => out.__latency.figure === null ? null : out.__latency.f
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    reason = _missing()
-    if reason:
-        pytest.skip(reason)
-    before = {path: path.read_bytes() for path in LESSONS}
-    server = LabServer(ROOT, tmp_path_factory.mktemp("jupyter-state"))
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-    changed = [path.name for path, data in before.items() if path.read_bytes() != data]
-    assert not changed, f"the browser test changed notebooks in the repository: {changed}"
+    with serving_lab(tmp_path_factory, LESSONS) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def browser(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture
 def page(browser, lab):
-    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.problems = problems
-    try:
+    with lab_page(browser, lab) as page:
         yield page
-    finally:
-        context.close()
-        lab.shutdown_kernels()
 
 
 @pytest.fixture(scope="module")
