@@ -541,7 +541,27 @@ def plot_inches(report: Report, nodes: Any = None, sizes: tuple[float, ...] = (3
 DIAGRAM_WIDTH = diagram_size(2, 1.0)[0]  # inches: two lanes and their labels
 
 
-class DiagramPanel(_Panel):
+class _DiagramPanel(_Panel):
+    """A panel whose figure is one sequence diagram drawn over a kept frame (``self.kept``, a
+    ``KeptDiagram``): only the run's artists are redrawn, the frame's are pasted."""
+
+    kept: KeptDiagram
+
+    def dynamic(self, fig: Figure) -> list[Any]:
+        return self.kept.dynamic()
+
+    def stamps(self, fig: Figure) -> list[tuple[Any, Any]]:
+        return self.kept.stamps()
+
+
+class _RatesUnderDiagram(_DiagramPanel):
+    """A diagram panel that draws its many-run rates in the figure, under the diagram."""
+
+    def _show(self, text: str, stats: str) -> None:
+        self.summary.value = _pre(text)
+
+
+class DiagramPanel(_RatesUnderDiagram):
     """The message-sequence diagram of one short run of one guarantee's reference protocol, and
     the rates of many such runs (one short run is a sample; the rates say what it is a sample of).
 
@@ -607,14 +627,6 @@ class DiagramPanel(_Panel):
                  f"{'' if report.ok else f'  (run stopped: {report.status})'}")
         return self.kept.draw(report, title=title, plot=plot, footer=self.stats)
 
-    def dynamic(self, fig: Figure) -> list[Any]:
-        return self.kept.dynamic()
-
-    def _show(self, text: str, stats: str) -> None:
-        self.summary.value = _pre(text)  # the rates are in the figure, under the diagram
-
-    def stamps(self, fig: Figure) -> list[tuple[Any, Any]]:
-        return self.kept.stamps()
 
 
 # -- one crash point at a time (lesson 03) -----------------------------------------------------------
@@ -654,7 +666,7 @@ def _crash_variants() -> dict[str, Any]:
             "process, then mark": ProcessThenMarkReceiver, "durable + atomic (reference)": DeduplicatingReceiver}
 
 
-class CrashPointPanel(_Panel):
+class CrashPointPanel(_DiagramPanel):
     """Pick a receiver and a crash point: the receiver crashes exactly there (it restarts one time unit
     later) and the diagram shows what follows; the text names the point and the invariants broken.
     Its headless equivalent is ``crash_point_story``.
@@ -711,11 +723,6 @@ class CrashPointPanel(_Panel):
         self.report = report
         return self.kept.draw(report, title=f"{name}: crash at point {point}", plot=plot_inches(report))
 
-    def dynamic(self, fig: Figure) -> list[Any]:
-        return self.kept.dynamic()
-
-    def stamps(self, fig: Figure) -> list[tuple[Any, Any]]:
-        return self.kept.stamps()
 
 
 # -- leases and fencing (lesson 05) -------------------------------------------------------------------
@@ -858,7 +865,7 @@ def lease_stats(*, lease: float = 8.0, mean_work: float = 2.0, fencing: str = "f
                       lease, mean_work)
 
 
-class LeasePanel(_Panel):
+class LeasePanel(_RatesUnderDiagram):
     """A lease against the work it covers (lesson 05): one message lent to ``c1``, which works
     ``c1 works`` time units, then, when the lease runs out first, to ``c2``; both write to a store
     that fences or not. The diagram shows the two live holders and what the store refuses; under it,
@@ -911,14 +918,6 @@ class LeasePanel(_Panel):
                  + (f", {refused} write{'s' if refused != 1 else ''} refused" if refused else ""))
         return self.kept.draw(report, title=title, plot=5.0, footer=self.stats, nodes=["receiver", "c1", "c2", "store"])
 
-    def dynamic(self, fig: Figure) -> list[Any]:
-        return self.kept.dynamic()
-
-    def _show(self, text: str, stats: str) -> None:
-        self.summary.value = _pre(text)  # the rates are in the figure, under the diagram
-
-    def stamps(self, fig: Figure) -> list[tuple[Any, Any]]:
-        return self.kept.stamps()
 
 
 def _wrap(text: str, width: int = 100) -> str:
