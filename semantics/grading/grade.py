@@ -141,7 +141,8 @@ class _Narrator(Replay):
             self.words.append((now, {
                 LOSE: f"the network loses {what}{which}",
                 DUPLICATE: f"the network delivers {what}{which} twice",
-                DELAY: f"the network holds {what}{which} back until a later copy has overtaken it",
+                DELAY: f"the network holds {what}{which} back until a later copy has overtaken it (at most "
+                       f"{self.hold:g} time units)",
                 LATE: f"the network delivers {what}{which}, and once more after everything else",
                 OUTAGE: (f"the network goes down for {self.outage:,g} time units, starting with {what}{which}"
                          if not self.pause else

@@ -123,6 +123,9 @@ class Scenario:
                 count += f" ({', '.join(map(repr, shown))})"
         pace = "one at a time (stop-and-wait)" if self.interval is None else f"a new one every {self.interval:g}"
         words = list(faults or ())
+        if faults is not None:  # the adversary's choices, on a link that may lose every copy of one kind
+            words[:0] = [text for value, text in ((self.link.loss, "every message lost"),
+                                                  (self.link.ack_loss, "every ack lost")) if value == 1.0]
         if faults is None:
             link = self.link
             for name, text in (("loss", "request loss"), ("ack_loss", "ack loss"), ("duplicate", "network duplicates")):
