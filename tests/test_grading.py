@@ -267,9 +267,14 @@ def test_scenario_replay_call_names_only_what_differs():
                                 "faults=semantics.Faults(crash_at={'receiver': {3}}), seed=7, interval=0.5, "
                                 "trace=True)")
     assert "ack loss 50%" in s.describe() and "crash point 3" in s.describe()
-    chosen = Scenario("x", 1, contents=("deposit 10",), choices=((3, "lose"),), lengths=(7.0, 1_000.0, 10_000.0))
+    chosen = Scenario("x", 1, contents=("deposit 10",), choices=((3, "delay"),), lengths=(7.0, 1_000.0, 10_000.0))
     assert chosen.call("S", "R") == ("semantics.run(S, R, n_messages=1, contents=['deposit 10'], "
-                                     "choices=semantics.sim.choices.Replay([(3, 'lose')], hold=7), trace=True)")
+                                     "choices=semantics.sim.choices.Replay([(3, 'delay')], hold=7), trace=True)")
+    # a length that no choice of the schedule uses is left out (a loss is not held back, an outage not paused)
+    lost = Scenario("x", 1, contents=("deposit 10",), choices=((3, "lose"),), lengths=(7.0, 1_000.0, 1e9, 1e9))
+    assert lost.call("S", "R").endswith("choices=[(3, 'lose')], trace=True)")
+    down = Scenario("x", 1, contents=("deposit 10",), choices=((3, "outage"),), lengths=(7.0, 1_000.0, 1e9, 1e9))
+    assert down.call("S", "R").endswith("choices=semantics.sim.choices.Replay([(3, 'outage')], pause=1e+09), trace=True)")
 
 
 def _ex6_runner(receiver):
@@ -378,3 +383,91 @@ def test_headless_progress_is_text_on_stderr(capsys):
     quiet.started -= 5
     quiet.update(1, "x")
     assert capsys.readouterr().err == ""
+
+
+def test_the_state_meter_follows_closures_and_generator_frames():
+    from semantics.grading import state_size
+    from semantics.sim.state import size
+
+    class Hidden(Node):
+        def on_start(self):
+            kept = set(range(100))
+
+            def check(n):
+                return n in kept
+
+            def frame():
+                inside = list(range(100))
+                yield len(inside)
+
+            self.check, self.frame = check, frame()
+            next(self.frame)
+
+    class Plain(Node):
+        def on_start(self):
+            self.check = len  # (a function that keeps nothing)
+
+    hidden, plain = Hidden(), Plain()
+    hidden.on_start()
+    plain.on_start()
+    assert state_size(hidden) > 2 * size(list(range(100))) > state_size(plain)  # the set and the list, both seen
+
+
+def test_state_on_the_class_functions_and_the_machine_clock_are_reported():
+    import functools
+    import time
+    from semantics.grading.outside import Watch
+
+    class Memo(Node):
+        @functools.lru_cache(maxsize=None)
+        def seen(self, msg_id):
+            return True
+
+    class Default(Node):
+        def on_message(self, msg_id, body, seen=set()):
+            seen.add(msg_id)
+
+    class Clock(Node):
+        def on_timer(self, key):
+            return time.monotonic()
+
+    class Sleeps(Node):
+        def on_timer(self, key):
+            time.sleep(0)
+
+    memo = Watch([Memo])
+    Memo().seen(1)
+    assert "the cache of" in " ".join(memo.changes())
+    default = Watch([Default])
+    Default().on_message(1, "x")
+    assert "mutable default argument" in " ".join(default.changes())
+    assert "reads the machine's clock (time.monotonic)" in " ".join(Watch([Clock]).changes())
+    assert Watch([Sleeps]).changes() == ()
+
+
+def test_the_equal_bodies_hint_only_when_the_failure_needs_equal_bodies():
+    class LastOnly(Node):
+        """Resends only the most recent message: a lost earlier one is never retried (nothing to do with
+        bodies, though the counterexample's bodies are equal)."""
+
+        def on_start(self):
+            self.last = None
+
+        def on_send(self, msg_id, body):
+            self.last = (msg_id, body)
+            self.send("receiver", msg_id, body)
+            self.set_timer("t", 3.0)
+
+        def on_ack(self, msg_id):
+            if self.last and self.last[0] == msg_id:
+                self.last = None
+
+        def on_timer(self, key):
+            if self.last:
+                self.send("receiver", *self.last)
+                self.set_timer("t", 3.0)
+
+    v = G.check(1, LastOnly, None, progress=False)
+    assert v.invariant == G.EVERY_EFFECT and "equal bodies" not in v.hint
+    body_keyed = next(c for c in WRONG if c.id == "ex1-body-keyed-sender")
+    assert "equal bodies" in G.check(1, body_keyed.sender, body_keyed.receiver, progress=False).hint

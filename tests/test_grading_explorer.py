@@ -153,3 +153,49 @@ def test_a_choice_can_be_kept_to_some_links():
     sends = [e for e in trial.report.trace if e.kind == "send" and e.message == "data"]
     assert any(e.node == "receiver" and e.peer == "service" for e in sends)  # calls happen ...
     assert coverage.schedules == 1 + sum(e.node == "sender" for e in sends)  # ... and only the producer's copies vary
+
+
+def test_an_outage_can_outlast_any_deadline_without_simulating_every_retry():
+    """``Oracle.pause``: halfway through an outage every pending event moves a billion time units later,
+    so a sender with a deadline (however long) gives up, one that retries without end still delivers,
+    and the run takes about as many events as the outage's simulated thousand."""
+    from semantics.sim.choices import OUTAGE, Replay
+
+    class Deadline(CASES["ex1-solution"].sender):
+        def on_start(self):
+            super().on_start()
+            self.first = {}
+
+        def on_send(self, msg_id, body):
+            self.first[msg_id] = self.now
+            super().on_send(msg_id, body)
+
+        def on_timer(self, msg_id):
+            if msg_id in self.unacked and self.now - self.first[msg_id] > 1e6:
+                del self.unacked[msg_id]
+                return
+            super().on_timer(msg_id)
+
+    receiver = CASES["ex1-solution"].receiver
+    plain = dict(n_messages=1, contents=["deposit 10"])
+    short = run(Deadline, receiver, choices=Replay([(3, OUTAGE)]), **plain)
+    assert short.messages()[0].effects == 1  # a thousand time units: the deadline of a million is not reached
+    long = run(Deadline, receiver, choices=Replay([(3, OUTAGE)], pause=1e9), trace=True, **plain)
+    assert long.messages()[0].effects == 0 and long.trace[-1].time > 1e9
+    fine = run(CASES["ex1-solution"].sender, receiver, choices=Replay([(3, OUTAGE)], pause=1e9), trace=True, **plain)
+    assert fine.messages()[0].effects == 1 and len(fine.trace) < 1_000
+    assert [e.time for e in fine.trace if e.kind == "effect"][0] > 1e9 + 1_000  # after the outage, paused too
+
+
+def test_a_base_can_lose_every_ack_without_spending_its_fault_budget():
+    base = E.Base(1, interval=2.0, faults=1, link=semantics_link(ack_loss=1.0))
+    assert base.describe() == "1 message, every ack lost"
+    scenario = EXERCISES[6].scope.scenario(base)
+    assert scenario.systematic and scenario.link.ack_loss == 1.0
+    with pytest.raises(ValueError, match="link must draw no random numbers"):
+        E.Base(1, link=semantics_link(ack_loss=0.5))
+
+
+def semantics_link(**kw):
+    from semantics import Link
+    return Link(**kw)

@@ -18,12 +18,12 @@ checker prunes the same way, on its state graph).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..sim.choices import CRASH, DATA_ONLY, DELAY, DELIVER, DUPLICATE, LATE, LOSE, OUTAGE, Oracle, Schedule
 from ..sim.faults import Faults
 from ..sim.network import Link
-from .scenarios import DISTINCT, EQUAL, Scenario, bodies
+from .scenarios import DISTINCT, EQUAL, Scenario, bodies, deterministic
 
 #: States hashed per run at most: a run that goes on for thousands of events (an outage, a protocol
 #: that never stops) would spend more time hashing than the schedules it could save.
@@ -47,6 +47,8 @@ class Base:
     first_only: the copy choices apply to the first message's copies only (a long base);
     partitions: windows (start, end) in which the network is down in every schedule of this base (a
                 boundary the choices alone would need many faults for: every reply lost until a last retry).
+    link:       a link without randomness under the adversary's choices (``Link(ack_loss=1.0)``: every
+                ack lost, so that every retry happens without spending the fault budget on it).
     """
 
     n_messages: int
@@ -56,6 +58,12 @@ class Base:
     kinds: tuple[str, ...] | None = None
     first_only: bool = False
     partitions: tuple[tuple[float, float], ...] = ()
+    link: Link = field(default_factory=Link)
+
+    def __post_init__(self) -> None:
+        if not deterministic(self.link):
+            raise ValueError(f"link must draw no random numbers (losses of 0 or 1, no duplicates, no jitter), "
+                             f"got {self.link!r}")
 
     def describe(self) -> str:
         n = f"{self.n_messages:,} message{'s' if self.n_messages != 1 else ''}"
@@ -64,6 +72,10 @@ class Base:
             n += ", one at a time" if self.interval is None else f", several in flight (one every {self.interval:g})"
         for start, end in self.partitions:
             n += f", the network down from t={start:g} to t={end:g}"
+        if self.link.ack_loss == 1.0:
+            n += ", every ack lost"
+        if self.link.loss == 1.0:
+            n += ", every message lost"
         return n
 
 
@@ -77,7 +89,8 @@ class Scope:
     crash_nodes: the nodes that may crash (each crash is followed by a restart ``restart_after`` later);
     alone:       choices tried only as the single fault of a schedule (an outage or a late copy
                  already stretches a run over thousands of time units);
-    hold, outage, late: the lengths of ``semantics.sim.choices.Oracle``;
+    hold, outage, late, pause: the lengths of ``semantics.sim.choices.Oracle`` (``pause``: an outage
+                 that lasts that much longer, for a guarantee that needs retrying without end);
     where:       {choice: the (source, destination) node pairs it applies to}; a choice not named
                  applies to every transmission (exercise 9: a late copy of a producer's message, never
                  of a call to the payment service, which no caller could survive).
@@ -90,6 +103,7 @@ class Scope:
     hold: float = 20.0
     outage: float = 1_000.0
     late: float = 10_000.0
+    pause: float = 0.0
     restart_after: float = 1.0
     where: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
@@ -100,11 +114,11 @@ class Scope:
         return True
 
     def scenario(self, base: Base, schedule: Schedule = ()) -> Scenario:
-        return Scenario(base.describe(), base.n_messages, interval=base.interval,
+        link = replace(base.link, partitions=base.partitions) if base.partitions else base.link
+        return Scenario(base.describe(), base.n_messages, interval=base.interval, link=link,
                         contents=bodies(EQUAL if base.equal else DISTINCT, base.n_messages),
                         faults=Faults(restart_after=self.restart_after), choices=schedule,
-                        link=Link(partitions=base.partitions) if base.partitions else Link(),
-                        lengths=(self.hold, self.outage, self.late))
+                        lengths=(self.hold, self.outage, self.late, self.pause))
 
     def describe(self) -> str:
         """The scope in words: what the verdict says was covered."""
@@ -134,7 +148,7 @@ class _Search(Oracle):
 
     def __init__(self, scope: Scope, base: Base, schedule: Schedule, seen: dict[str, int] | None,
                  extra: Callable[[], str] | None = None) -> None:
-        super().__init__(hold=scope.hold, outage=scope.outage, late=scope.late)
+        super().__init__(hold=scope.hold, outage=scope.outage, late=scope.late, pause=scope.pause)
         self.choices = dict(schedule)
         self.after = schedule[-1][0] if schedule else -1
         kinds = base.kinds if base.kinds is not None else scope.kinds

@@ -15,7 +15,7 @@ from typing import Any
 from ..sim.checker import Event, Report
 from ..sim.choices import DELAY, DELIVER, DUPLICATE, LATE, LOSE, OUTAGE, Replay
 from .explorer import Coverage, explore
-from .hints import causes
+from .hints import EQUAL_BODIES, causes
 from .invariants import BOUNDED_STATE, Finding, Trial
 from .runner import Runner
 from .scenarios import Scenario
@@ -104,18 +104,29 @@ def _failed(runner: Runner, trial: Trial, finding: Finding, scenario: Scenario, 
     final = replace(final, msg_id=plain(final.msg_id))  # (the protocol's own ids may be any object)
     report = traced.report
     faults = _faults(narrator, report, scenario)
+    seen = causes(report, outside=bool(traced.outside or trial.outside), problem=traced.problem)
+    if EQUAL_BODIES in seen and not _because_of_equal_bodies(runner, scenario, final):
+        seen = tuple(c for c in seen if c != EQUAL_BODIES)
     return Outcome("failed", final, scenario, original, plain_report(report), traced.problem or trial.problem, phase,
                    coverage, runs, reproduced=again is not None and again.invariant == finding.invariant,
-                   causes=causes(report, outside=bool(traced.outside or trial.outside), problem=traced.problem),
+                   causes=seen,
                    faults=faults, warnings=report.warnings if report is not None else ())
+
+
+def _because_of_equal_bodies(runner: Runner, scenario: Scenario, finding: Finding) -> bool:
+    """True when the counterexample needs its equal bodies: the same run with every body different
+    breaks no invariant, or another one. (A hint about equal bodies for a failure that has nothing to do
+    with them sends the learner looking in the wrong place.)"""
+    distinct = tuple(f"deposit {10 + i}" for i in range(scenario.n_messages))
+    again = runner.judge(runner.run(replace(scenario, contents=distinct)))
+    return again is None or again.invariant != finding.invariant
 
 
 class _Narrator(Replay):
     """Replays a schedule and says each of its choices in words, with the time it was taken."""
 
     def __init__(self, scenario: Scenario) -> None:
-        hold, outage, late = scenario.lengths
-        super().__init__(scenario.choices, hold=hold, outage=outage, late=late)
+        super().__init__(scenario.choices, **scenario.oracle_lengths())
         self.copies: Counter = Counter()
         self.words: list[tuple[float, str]] = []
 
@@ -130,9 +141,14 @@ class _Narrator(Replay):
             self.words.append((now, {
                 LOSE: f"the network loses {what}{which}",
                 DUPLICATE: f"the network delivers {what}{which} twice",
-                DELAY: f"the network holds {what}{which} back until a later copy has overtaken it",
+                DELAY: f"the network holds {what}{which} back until a later copy has overtaken it (at most "
+                       f"{self.hold:g} time units)",
                 LATE: f"the network delivers {what}{which}, and once more after everything else",
-                OUTAGE: f"the network goes down for {self.outage:,g} time units, starting with {what}{which}",
+                OUTAGE: (f"the network goes down for {self.outage:,g} time units, starting with {what}{which}"
+                         if not self.pause else
+                         f"the network goes down for {self.outage + self.pause:,.0f} time units, starting with "
+                         f"{what}{which} (the grader runs {self.outage / 2:,g} of them at each end, and skips the "
+                         f"{self.pause:,.0f} between: every pending timer and copy comes that much later)"),
             }[choice]))
         return choice
 

@@ -7,7 +7,8 @@ any other cause. A text may also be a tuple of texts, from a nudge to nearly the
 The causes are read from the counterexample itself, most telling first: state kept outside the
 nodes; a durable value changed in place; a crash; an outage; a late copy; a network duplicate; a
 copy overtaken by a later one; a lost ack; a lost message; two messages with equal bodies; and last
-what the code did (it raised, or ran away), so that a hint about the fault that made it raise wins.
+what the code did (it raised, or ran away: because a copy was never acknowledged, or otherwise), so
+that a hint about the fault that made it raise wins.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from ..sim.checker import Report
 EXCEPTION, RUNAWAY, OUTSIDE, IN_PLACE = "exception", "runaway", "state outside the nodes", "changed in place"
 CRASH, OUTAGE, LATE_COPY, DUPLICATE = "crash", "outage", "late copy", "network duplicate"
 DELAYED, LOST_ACK, LOST_MESSAGE, EQUAL_BODIES = "delayed copy", "lost ack", "lost message", "equal bodies"
+UNACKED = "a copy never acknowledged"
 CAUSES = (OUTSIDE, IN_PLACE, CRASH, OUTAGE, LATE_COPY, DUPLICATE, DELAYED, LOST_ACK, LOST_MESSAGE, EQUAL_BODIES,
-          EXCEPTION, RUNAWAY)
+          EXCEPTION, UNACKED, RUNAWAY)
 
 Hints = Mapping[str, Mapping[str | None, "str | tuple[str, ...]"]]
 
@@ -58,6 +60,10 @@ def causes(report: Report | None, *, outside: bool = False, problem: str | None 
     if report.status == "error":
         found.append(EXCEPTION)
     elif report.status != "ok":
+        details = report.details
+        if report.status == "event budget" and details is not None and any(
+                details.acks_sent[m.logical] < m.handled for m in report.messages()):
+            found.append(UNACKED)  # a run that never ends because a copy was never acknowledged
         found.append(RUNAWAY)
     return tuple(found)
 

@@ -244,6 +244,14 @@ def first_broken(invariants: tuple[Invariant, ...], trial: Trial) -> Finding | N
             if finding is not None:
                 return finding
         return None
+    if trial.report is not None and trial.report.status == "event budget" and not trial.outside:
+        # A run that never ends because the receiver did not acknowledge a copy: the sender was right to
+        # keep retrying, and the missing ack, not the runaway, is what to fix.
+        for invariant in invariants:
+            if invariant.name == EVERY_COPY_ACKED:
+                finding = invariant.check(trial)
+                if finding is not None:
+                    return finding
     for invariant in invariants:
         if invariant.name not in (NODE_ISOLATION, RUN_COMPLETES) and not _ok(trial):
             continue

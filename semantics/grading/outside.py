@@ -10,8 +10,11 @@ by. ``Watch`` takes a fingerprint of all of these before a run and says what cha
 
 from __future__ import annotations
 
+import datetime
+import dis
 import sys
 import threading
+import time
 import types
 from collections.abc import Iterable
 from typing import Any
@@ -83,6 +86,7 @@ class Watch:
                         self.globals.append((namespace, name, f"the global variable {name}"))
                     elif isinstance(value, type) and value not in self.classes:
                         self.classes.extend(k for k in _protocol_classes([value]) if k not in self.classes)
+        self.clock = self._clock()
         self.threads = threading.active_count()
         self.before = self._state()
         self.modules = self._modules()
@@ -91,9 +95,46 @@ class Watch:
         self.watched = [(vars(k), n, f"{k.__qualname__}.{n} (a class attribute)") for k in self.classes
                         for n, v in vars(k).items() if not n.startswith("__") and _plain(v)]
         self.watched += self.globals
+        self.watched += self._hidden()
         self.marks = [(id(ns.get(n)), _fingerprint(ns.get(n)) if _mutable(ns.get(n)) else None)
                       for ns, n, _ in self.watched]
         self.seen: str | None = None   # the first change a handler made in the current run
+
+    def _clock(self) -> str | None:
+        """The first place where the protocol's code reads the machine's clock (``time.time()``,
+        ``time.monotonic()``, ``datetime.now()``...), which makes a run, and its verdict, depend on how
+        fast the machine is: simulated time is ``self.now``."""
+        for klass in self.classes:
+            for function in _functions(klass):
+                cells = dict(zip(function.__code__.co_freevars, function.__closure__ or ()))
+                found = _reads_clock(function.__code__, function.__globals__, cells)
+                if found is not None:
+                    return f"{klass.__qualname__}.{function.__name__} reads the machine's clock ({found})"
+        return None
+
+    def _hidden(self) -> list[tuple[Any, str, str]]:
+        """State that lives on the classes' functions rather than in a class attribute: a memo cache
+        (``functools.lru_cache``/``cache`` on a method: it keeps every argument, ``self`` included, for
+        every node and every run) and a mutable default argument (``def on_message(self, m, b, seen=set())``:
+        one set for every call of every node). Each as (a namespace with ``get``, its name, a label)."""
+        out: list[tuple[Any, str, str]] = []
+        for klass in self.classes:
+            for name, value in vars(klass).items():
+                if isinstance(value, (staticmethod, classmethod)):
+                    value = value.__func__
+                if callable(getattr(value, "cache_info", None)):
+                    out.append((_Probe(lambda f=value: f.cache_info().currsize, boxed=True), "size",
+                                f"the cache of {klass.__qualname__}.{name} (functools.lru_cache or cache: it lives on "
+                                "the class's function, not on the node)"))
+                function = getattr(value, "__wrapped__", value)
+                if isinstance(function, types.FunctionType):
+                    defaults = list(function.__defaults__ or ()) + list((function.__kwdefaults__ or {}).values())
+                    for k, default in enumerate(defaults):
+                        if _mutable(default) and not callable(default):
+                            out.append((_Probe(lambda d=default: d), "value",
+                                        f"a mutable default argument of {klass.__qualname__}.{name} (one object for "
+                                        "every call of every node)"))
+        return out
 
     @property
     def needed(self) -> bool:
@@ -118,7 +159,7 @@ class Watch:
             for name, value in vars(klass).items():
                 if not name.startswith("__") and _plain(value):
                     state[f"{klass.__qualname__}.{name} (a class attribute)"] = _fingerprint(value)
-        for namespace, name, label in self.globals:
+        for namespace, name, label in self.globals + self._hidden():
             state[label] = _fingerprint(namespace.get(name, "<deleted>"))
         return state
 
@@ -146,6 +187,9 @@ class Watch:
         if simulator is None:
             simulator = self.runs == 1 or self.runs % 64 == 0
         found = []
+        if self.clock is not None:
+            found.append(f"{self.clock}: a run must depend only on simulated time (self.now), never on how fast "
+                         "the machine is, or its verdict changes from one machine to the next")
         if self.seen is not None:
             found.append(self.seen)
             self.seen = None
@@ -173,6 +217,66 @@ class Watch:
                 continue
             break
         return tuple(found)
+
+
+#: The functions of the time module that read the machine's clock.
+_CLOCKS = {"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "process_time",
+           "process_time_ns", "thread_time", "thread_time_ns", "localtime", "gmtime", "ctime", "asctime"}
+
+
+def _reads_clock(code: types.CodeType, namespace: dict, cells: dict | None = None) -> str | None:
+    """``time.time``, ``datetime.now``... where ``code`` (or a function inside it) reads the machine's
+    clock: a global (or a variable of an enclosing function, ``cells``) bound to the time module or the
+    datetime classes followed by a clock attribute, or bound to one of the time module's clock functions
+    (``from time import monotonic``)."""
+    previous = None
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_DEREF"):
+            if ins.opname == "LOAD_GLOBAL":
+                value = namespace.get(ins.argval)
+            else:  # a variable of an enclosing function (``import time`` inside a function)
+                try:
+                    value = (cells or {})[ins.argval].cell_contents
+                except (KeyError, ValueError):
+                    value = None
+            if callable(value) and getattr(value, "__module__", None) == "time" and \
+                    getattr(value, "__name__", "") in _CLOCKS:
+                return ins.argval
+            previous = value
+            continue
+        if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous is not None:
+            if previous is time and ins.argval in _CLOCKS:
+                return f"time.{ins.argval}"
+            if previous is datetime and ins.argval in ("datetime", "date"):  # import datetime; datetime.datetime.now()
+                previous = getattr(datetime, ins.argval)
+                continue
+            if (previous is datetime.datetime or previous is datetime.date) and ins.argval in ("now", "utcnow", "today"):
+                return f"datetime.{ins.argval}"
+        previous = None
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found = _reads_clock(const, namespace)
+            if found is not None:
+                return found
+    return None
+
+
+class _Probe:
+    """A namespace of one name whose value is computed when read (a cache's size, a default's value)."""
+
+    def __init__(self, read: Any, boxed: bool = False) -> None:
+        self.read = read
+        self.box: list | None = [] if boxed else None  # a value read anew each time, in one list: its identity stays
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            value = self.read()
+        except Exception:  # a protocol's object may refuse even to be looked at
+            return default
+        if self.box is None:
+            return value
+        self.box[:] = [value]
+        return self.box
 
 
 def _mutable(value: Any) -> bool:

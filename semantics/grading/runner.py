@@ -8,7 +8,9 @@ built from it, is the same on an idle machine and a busy one.
 from __future__ import annotations
 
 import linecache
+import random
 import traceback
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,8 +34,34 @@ def max_events(scenario: Scenario) -> int:
 
 
 def _volatile(node: Node) -> dict[str, Any]:
-    return {k: v for k, v in getattr(node, "__dict__", {}).items()
+    return {k: _held(v, node) for k, v in getattr(node, "__dict__", {}).items()
             if k != "_host" and not (k in _STEPS and callable(v))}
+
+
+def _held(value: Any, node: Node, active: frozenset = frozenset()) -> Any:
+    """What a value on the node holds, including what the canonical text cannot see: the variables a
+    closure keeps (``self.check = make_checker()`` over a set) and the local variables of a suspended
+    generator or coroutine (``self.tracker = tracker()``). State there is the node's state as much as an
+    attribute is, and is measured as such (the node itself, which a closure may keep, is left out)."""
+    if id(value) in active:  # a closure that keeps itself (a recursive helper)
+        return "..."
+    active = active | {id(value)}
+    if isinstance(value, types.FunctionType) and value.__closure__:
+        held = []
+        for cell in value.__closure__:
+            try:
+                content = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if content is not node:
+                held.append(_held(content, node, active))
+        return {"closure": tuple(held)}
+    frame = getattr(value, "gi_frame", None) or getattr(value, "cr_frame", None) or getattr(value, "ag_frame", None)
+    if isinstance(frame, types.FrameType):
+        return {"frame": {k: _held(v, node, active) for k, v in frame.f_locals.items() if v is not node}}
+    if isinstance(value, types.MethodType) and value.__self__ is not node:
+        return {"method of": value.__self__}
+    return value
 
 
 def state_size(node: Node) -> int:
@@ -175,12 +203,19 @@ class Runner:
         snapshots: list = []
         if self.exercise.needs_snapshots:
             kwargs["observe"] = snapshots.append
+        # A protocol may draw random numbers (a jittered backoff): the module's generator starts every run
+        # from the scenario's seed, so that a run, and the verdict, is the same in every process; the caller's
+        # generator is left as it was.
+        outer = random.getstate()
+        random.seed(scenario.seed)
         try:
             report = run(sender, receiver, others=factories or None, trace=trace or self.exercise.needs_trace,
                          max_events=max_events(scenario), wall_clock=None, budgets=BUDGETS, **kwargs)
             problem = None
         except (Exception, SystemExit, Runaway) as exc:  # raised outside a handler: building a node
             report, problem = None, _problem(exc)
+        finally:
+            random.setstate(outer)
         self.meter.finish()
         halted = "bounded state" if report is not None and report.status == "halted" else None
         return Trial(scenario, report, problem, dict(self.nodes), self.meter.largest, self.meter.at,

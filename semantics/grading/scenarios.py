@@ -33,8 +33,8 @@ def bodies(kind: tuple[str, ...], n: int) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Scenario:
     """One run: how many messages, the link, the faults, the pace, the bodies and, for the
-    systematic search, the adversary's choices (``choices``, with ``lengths`` = the hold, outage and
-    late lengths of ``semantics.sim.choices.Oracle``)."""
+    systematic search, the adversary's choices (``choices``, with ``lengths`` = the hold, outage,
+    late and pause lengths of ``semantics.sim.choices.Oracle``)."""
 
     label: str
     n_messages: int
@@ -44,7 +44,7 @@ class Scenario:
     interval: float | None = None
     contents: tuple | None = field(default=None, repr=False)
     choices: Schedule = ()
-    lengths: tuple[float, float, float] = (20.0, 1_000.0, 10_000.0)
+    lengths: tuple[float, ...] = (20.0, 1_000.0, 10_000.0, 0.0)
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str):
@@ -65,11 +65,14 @@ class Scenario:
     @property
     def systematic(self) -> bool:
         """True for a run of the systematic search (no random faults; the adversary chooses)."""
-        return self.link == Link() and not self.faults.crash_prob and self.seed == 0
+        return deterministic(self.link) and not self.link.partitions and not self.faults.crash_prob and self.seed == 0
 
     def oracle(self) -> Replay:
-        hold, outage, late = self.lengths
-        return Replay(self.choices, hold=hold, outage=outage, late=late)
+        return Replay(self.choices, **self.oracle_lengths())
+
+    def oracle_lengths(self) -> dict[str, float]:
+        """The lengths of ``semantics.sim.choices.Oracle`` this scenario's choices use."""
+        return dict(zip(("hold", "outage", "late", "pause"), self.lengths))
 
     def kwargs(self) -> dict[str, Any]:
         contents = None if self.contents is None else list(self.contents[:self.n_messages])
@@ -97,9 +100,11 @@ class Scenario:
         if others:
             parts.append(f"others={others}")
         if self.choices:
-            lengths = ", ".join(f"{name}={value:g}" for name, value, default in
-                                zip(("hold", "outage", "late"), self.lengths, (20.0, 1_000.0, 10_000.0))
-                                if value != default)
+            used = {choice for _, choice in self.choices}  # (a length no choice of the schedule uses changes nothing)
+            lengths = ", ".join(f"{name}={value:g}" for name, value, default, choice in
+                                zip(("hold", "outage", "late", "pause"), self.lengths, (20.0, 1_000.0, 10_000.0, 0.0),
+                                    ("delay", "outage", "late", "outage"))
+                                if value != default and choice in used)
             schedule = list(self.choices)
             parts.append(f"choices=semantics.sim.choices.Replay({schedule!r}, {lengths})" if lengths
                          else f"choices={schedule!r}")
@@ -117,8 +122,11 @@ class Scenario:
             elif self.n_messages <= 4:
                 count += f" ({', '.join(map(repr, shown))})"
         pace = "one at a time (stop-and-wait)" if self.interval is None else f"a new one every {self.interval:g}"
-        words = [f"no message gets through from t={start:g} to t={end:g}" for start, end in self.link.partitions]
-        words += list(faults or ())
+        words = list(faults or ())
+        if faults is not None:  # the adversary's choices, on a link that may lose every copy of one kind
+            words[:0] = [text for value, text in ((self.link.loss, "every message lost"),
+                                                  (self.link.ack_loss, "every ack lost")) if value == 1.0]
+        words[:0] = [f"no message gets through from t={start:g} to t={end:g}" for start, end in self.link.partitions]
         if faults is None:
             link = self.link
             for name, text in (("loss", "request loss"), ("ack_loss", "ack loss"), ("duplicate", "network duplicates")):
@@ -138,6 +146,13 @@ class Scenario:
             elif not self.systematic:
                 words.append(f"seed {self.seed}")
         return f"{count}, {pace}; " + ("; ".join(words) if words else "a perfect network, no crash")
+
+
+def deterministic(link: Link) -> bool:
+    """True for a link that draws no random number: every copy's fate is the adversary's (losses of 0 or
+    1, no network duplicates, no jitter; partitions are fixed in time)."""
+    return (link.loss in (0.0, 1.0) and link.ack_loss in (0.0, 1.0) and not link.duplicate
+            and not link.jitter)
 
 
 def _fields(obj: Any, default: Any) -> str:

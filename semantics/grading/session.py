@@ -265,8 +265,7 @@ class _Streaming(Oracle):
     """Takes the choices of ``inner`` (if any) and sends the trace's new events after every event."""
 
     def __init__(self, channel: Channel, inner: Oracle | None, scenario: Scenario) -> None:
-        hold, outage, late = scenario.lengths
-        super().__init__(hold=hold, outage=outage, late=late)
+        super().__init__(**scenario.oracle_lengths())
         self.channel, self.inner, self.sent = channel, inner or scenario.oracle(), 0
 
     def copy(self, *args):

@@ -38,15 +38,22 @@ class Oracle:
 
     hold:   the longest a DELAYed copy waits for a later copy to overtake it;
     outage: how long the network stays down after an OUTAGE;
-    late:   how long after it was sent a LATE copy arrives again (after everything else).
+    late:   how long after it was sent a LATE copy arrives again (after everything else);
+    pause:  0, or how much longer an OUTAGE lasts without being simulated event by event: halfway
+            through the outage, every pending event (timer, copy, submission, crash) moves ``pause``
+            later, as if the nodes had kept failing to get through for that long. A protocol that gives up
+            after some time (a deadline of a thousand or a million time units) gives up; one that retries
+            without end still retries, without a billion time units of retries to run.
     """
 
     boundary = None
 
-    def __init__(self, *, hold: float = 20.0, outage: float = 1_000.0, late: float = 10_000.0) -> None:
+    def __init__(self, *, hold: float = 20.0, outage: float = 1_000.0, late: float = 10_000.0,
+                 pause: float = 0.0) -> None:
         self.hold = check_number("hold", hold, low=0.0, low_open=True)
         self.outage = check_number("outage", outage, low=0.0, low_open=True)
         self.late = check_number("late", late, low=0.0, low_open=True)
+        self.pause = check_number("pause", pause, low=0.0)
 
     def copy(self, index: int, now: float, src: str, dst: str, message: str, msg_id: Hashable,
              logical: int | None) -> str:

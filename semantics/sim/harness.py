@@ -24,7 +24,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Hashable, Sequence
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 from .budgets import (HALTED, LINE_BUDGET, STEP_BUDGET, Budgets, LineCounter, Runaway, Watchdog, WallClock,
@@ -453,6 +453,8 @@ class _Run:
             self.decisions = index + 1
             choice = self.oracle.copy(index, engine.now, src.name, dst.name, kind, msg_id, logical)
             if choice == OUTAGE:
+                if self.oracle.pause and self.outage_until < engine.now:  # (a new outage)
+                    engine.schedule(self.oracle.outage / 2, self.skip_ahead, self.oracle.pause, background=True)
                 self.outage_until = max(self.outage_until, engine.now + self.oracle.outage)
         copies = 2 if choice == DUPLICATE or (link.duplicate and rng.random() < link.duplicate) else 1
         for copy in range(copies):
@@ -482,6 +484,16 @@ class _Run:
                                T_LITERAL if text else 0, LITERAL[text])
             if choice == LATE and not copy and fate is DELIVERED:
                 self.keep_late(arrive, args, kind, delay + self.oracle.late)
+
+    def skip_ahead(self, pause: float) -> None:
+        """Halfway through an outage (``Oracle.pause``): every pending event, and the outage's end, moves
+        ``pause`` later, in place (the run loop holds these very lists)."""
+        engine = self.engine
+        for events in (engine.queue, engine.background):
+            events[:] = [(t + pause, order, fn, arg) for t, order, fn, arg in events]
+            heapify(events)
+        self.late_copies = [(when + pause, arrive, args) for when, arrive, args in self.late_copies]
+        self.outage_until += pause
 
     # -- copies the adversary holds back -------------------------------------------------------
     def hold(self, src: str, dst: str, arrive: Callable, args: tuple, delay: float) -> None:

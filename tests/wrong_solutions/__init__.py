@@ -48,6 +48,11 @@ CLASSES = {
     "library class": "lesson 05's working mechanisms passed as answers to rungs they do not solve (exercises 7-9)",
     "expiry": "exercise 9: retries that outlive the idempotency key, or give up without a report",
     "stale writer": "exercise 8: a store that lets a superseded lease holder write, or deduplicates without fencing",
+    "substring ids": "ids remembered in one string and tested with `in`: 'm1' is part of 'm12'",
+    "false positives": "a filter that answers 'probably seen' (a Bloom filter): a new message taken for a duplicate",
+    "hidden state": "state the node keeps where its text does not show: an lru_cache on a method, a mutable default "
+                    "argument, a closure's variables, a generator's frame",
+    "wall clock": "the machine's clock (time.time, datetime.now) read in a handler: a verdict that depends on speed",
 }
 
 

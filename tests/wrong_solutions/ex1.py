@@ -1,5 +1,8 @@
 """Exercise 1, retry until acknowledged: senders, graded against the exercise's own receiver."""
 
+import random
+import time
+
 from semantics import Node
 from semantics.grading import EVERY_EFFECT, NODE_ISOLATION, RUN_COMPLETES
 
@@ -208,11 +211,80 @@ class SharedOutstanding(Node):
             self.set_timer(msg_id, 3.0)
 
 
+class Deadline1500(NB["Sender"]):
+    """Wrong: stops retrying a message 1,500 time units after its first send (a 25-minute retry deadline):
+    an outage longer than that loses it. (Issue 11's adversary, old exercise 1.)"""
+
+    def on_start(self):
+        super().on_start()
+        self.first = {}
+
+    def on_send(self, msg_id, body):
+        self.first[msg_id] = self.now
+        super().on_send(msg_id, body)
+
+    def on_timer(self, msg_id):
+        if msg_id in self.unacked and self.now - self.first[msg_id] > 1500:
+            del self.unacked[msg_id]
+            return
+        super().on_timer(msg_id)
+
+
+class WallClockDeadline(NB["Sender"]):
+    """Wrong: gives up on a message 2 seconds of *real* time (time.time()) after its first send, the
+    machine's clock taken for the simulated one: its verdict would depend on the machine's speed."""
+
+    def on_start(self):
+        super().on_start()
+        self.first = {}
+
+    def on_send(self, msg_id, body):
+        self.first[msg_id] = time.time()
+        super().on_send(msg_id, body)
+
+    def on_timer(self, msg_id):
+        if msg_id in self.unacked and time.time() - self.first[msg_id] > 2.0:
+            del self.unacked[msg_id]
+            return
+        super().on_timer(msg_id)
+
+
+
+class FullJitterSender(NB["Sender"]):
+    """Correct, differently: exponential backoff with full jitter (a random wait between 1 and 3 * 2**n,
+    capped at 60), retried until acknowledged: random numbers drawn in a handler, the same in every run
+    of a scenario (the grader seeds them)."""
+
+    def on_start(self):
+        super().on_start()
+        self.tries = {}
+
+    def on_timer(self, msg_id):
+        if msg_id in self.unacked:
+            self.tries[msg_id] = self.tries.get(msg_id, 0) + 1
+            self.send("receiver", msg_id, self.unacked[msg_id])
+            self.set_timer(msg_id, random.uniform(1.0, min(60.0, 3.0 * 2 ** self.tries[msg_id])))
+
+
+
+class CoinFlipGiveUp(NB["Sender"]):
+    """Wrong: on each timeout, gives up with probability 1/5 ('the receiver is probably gone'): a few
+    losses in a row, and a message is dropped. Which retry gives up is a random draw: the grader
+    seeds it per run, so the verdict (its counterexample and trace) is the same every time."""
+
+    def on_timer(self, msg_id):
+        if msg_id in self.unacked and random.random() < 0.2:
+            del self.unacked[msg_id]
+            return
+        super().on_timer(msg_id)
+
+
 CASES = [
     Case("solution", 1, NB["Sender"], Receiver, "passed", "per-message timers, retried until acked"),
     Case("one-periodic-timer", 1, TickSender, Receiver, "passed", "a single tick resends all unacked"),
     Case("exponential-backoff", 1, BackoffSender, Receiver, "passed", "per-message doubling timeouts"),
     Case("timer-keyed-by-tuple", 1, TimerKeyedSender, Receiver, "passed", "tuple timer keys, attempts counted"),
+    Case("full-jitter-backoff", 1, FullJitterSender, Receiver, "passed", "random waits, seeded per run by the grader"),
     Case("fire-and-forget", 1, NB["FireAndForgetSender"], Receiver, EVERY_EFFECT,
          "the starting code: a lost message is gone"),
     Case("retries-forever", 1, RetriesForever, Receiver, RUN_COMPLETES,
@@ -229,4 +301,10 @@ CASES = [
     Case("del-on-ack", 1, DelOnAck, Receiver, RUN_COMPLETES, "a duplicated ack raises KeyError"),
     Case("class-level-outstanding", 1, SharedOutstanding, Receiver, NODE_ISOLATION,
          "a class attribute shared by every run", ("shared state",)),
+    Case("coin-flip-give-up", 1, CoinFlipGiveUp, Receiver, EVERY_EFFECT, "gives up at random after a loss",
+         ("outage",)),
+    Case("deadline-1500", 1, Deadline1500, Receiver, EVERY_EFFECT,
+         "a retry deadline of 1,500: an outage of a billion outlasts it", ("outage",)),
+    Case("wall-clock-deadline", 1, WallClockDeadline, Receiver, NODE_ISOLATION,
+         "a deadline on the machine's clock (time.time)", ("wall clock",)),
 ]

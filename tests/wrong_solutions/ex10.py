@@ -339,6 +339,43 @@ class SharedOutbox(OutboxSender):
             self.set_timer(seq, 3.0)
 
 
+class OutboxRetention1500(OutboxSender):
+    """Wrong: drops an outbox entry 1,500 time units after it was written (a retention period): an
+    outage longer than that loses an accepted message."""
+
+    def on_send(self, msg_id, body):
+        with self.atomic():
+            seq = self.durable.get("next", 1)
+            self.durable["next"] = seq + 1
+            self.durable[("outbox", seq)] = body
+            self.durable[("written", seq)] = self.now
+        self.on_timer("relay")
+
+    def on_timer(self, key):
+        written = self.durable.get(("written", key))
+        if key != "relay" and written is not None and self.now - written > 1500:
+            with self.atomic():
+                self.durable.pop(("outbox", key), None)
+                del self.durable[("written", key)]
+            self.on_timer("relay")
+            return
+        super().on_timer(key)
+
+
+class InboxWindowOfAMillion(Node):
+    """Wrong: the inbox as a durable time window of a million time units: finite, while the outbox
+    retries without end."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t <= 1e6}
+            if seq not in seen:
+                self.apply(body)
+                seen[seq] = self.now
+            self.durable["seen"] = seen
+        self.ack(seq)
+
+
 CASES = [
     Case("solution", 10, OutboxSender, InboxReceiver, "passed", "a numbered outbox, a window, exercise 4's inbox"),
     Case("outbox-log-and-relay-timer", 10, LogOutboxSender, BitmapReceiver, "passed",
@@ -382,4 +419,8 @@ CASES = [
          ("shared state",)),
     Case("burns-numbers", 10, BurnsNumbers, InboxReceiver, BOUNDED_STATE,
          "a crash between taking a number and writing the entry leaves a gap for good", systematic=False),
+    Case("outbox-retention-1500", 10, OutboxRetention1500, InboxReceiver, EVERY_EFFECT,
+         "an outbox entry dropped after 1,500: an outage of a billion outlasts it", ("outage",)),
+    Case("inbox-window-of-a-million", 10, OutboxSender, InboxWindowOfAMillion, NO_DUPLICATES,
+         "a retry a billion time units later", ("window",)),
 ]

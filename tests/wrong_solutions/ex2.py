@@ -1,6 +1,8 @@
 """Exercise 2, stable ids and deduplication."""
 
+import functools
 import hashlib
+from collections import deque
 
 from semantics import Node
 from semantics.grading import ACK_MEANS_EFFECT, NO_DUPLICATES, NODE_ISOLATION, RUN_COMPLETES
@@ -207,6 +209,107 @@ class SharedApplied(Node):
         self.ack(msg_id)
 
 
+class Deque256(Node):
+    """Wrong: the last 256 ids in a deque (a 'generous' window), where exercise 2 states no horizon: a
+    copy arriving after 256 newer messages is applied again."""
+
+    def on_start(self):
+        self.recent = deque(maxlen=256)
+
+    def on_message(self, msg_id, body):
+        if msg_id not in self.recent:
+            self.apply(body)
+            self.recent.append(msg_id)
+        self.ack(msg_id)
+
+
+class DurableLast300(Node):
+    """Wrong: a durable, atomic list of the last 300 ids: still a window of 300 messages."""
+
+    def on_message(self, msg_id, body):
+        with self.atomic():
+            recent = self.durable.get("recent", [])
+            if msg_id not in recent:
+                self.apply(body)
+                self.durable["recent"] = (recent + [msg_id])[-300:]
+        self.ack(msg_id)
+
+
+class TimeWindowOfAMillion(Node):
+    """Wrong: forgets an id a million time units after applying it ('longer than any retry'): finite,
+    where exercise 2 states no horizon."""
+
+    def on_start(self):
+        self.seen = {}
+
+    def on_message(self, msg_id, body):
+        self.seen = {k: t for k, t in self.seen.items() if self.now - t <= 1e6}
+        if msg_id not in self.seen:
+            self.apply(body)
+            self.seen[msg_id] = self.now
+        self.ack(msg_id)
+
+
+class SubstringIds(Node):
+    """Wrong: the applied ids in one comma-separated string, tested with `in`: a substring test, so 'm1'
+    counts as seen once 'm12' is."""
+
+    def on_start(self):
+        self.seen = ""
+
+    def on_message(self, msg_id, body):
+        if str(msg_id) not in self.seen:
+            self.apply(body)
+            self.seen += str(msg_id) + ","
+        self.ack(msg_id)
+
+
+class BloomFilter(Node):
+    """Wrong: a 1 KB Bloom filter (8,192 bits, 3 hashes) to bound memory: a false positive takes a new
+    message for a duplicate."""
+
+    bits = 8192
+
+    def on_start(self):
+        self.filter = 0
+
+    def positions(self, msg_id):
+        digest = hashlib.sha256(str(msg_id).encode()).digest()
+        return [int.from_bytes(digest[4 * i:4 * i + 4], "big") % self.bits for i in range(3)]
+
+    def on_message(self, msg_id, body):
+        positions = self.positions(msg_id)
+        if not all(self.filter >> p & 1 for p in positions):
+            self.apply(body)
+            for p in positions:
+                self.filter |= 1 << p
+        self.ack(msg_id)
+
+
+class MemoizedEffect(Node):
+    """Wrong: 'idempotent' by memoizing the effect with functools.lru_cache on a method: the cache lives
+    on the class's function, shared by every node and every run, outside the node."""
+
+    @functools.lru_cache(maxsize=None)
+    def process(self, msg_id, body):
+        return self.apply(body)
+
+    def on_message(self, msg_id, body):
+        self.process(msg_id, body)
+        self.ack(msg_id)
+
+
+class DefaultArgumentSet(Node):
+    """Wrong: the applied ids in a mutable default argument (seen=set()), one set for every node and
+    every run."""
+
+    def on_message(self, msg_id, body, seen=set()):
+        if msg_id not in seen:
+            self.apply(body)
+            seen.add(msg_id)
+        self.ack(msg_id)
+
+
 CASES = [
     Case("solution", 2, Sender, Receiver, "passed", "a set of applied ids, every copy acked"),
     Case("sequence-numbers-in-order", 2, SequenceSender, InOrderReceiver, "passed",
@@ -221,7 +324,7 @@ CASES = [
     Case("body-as-id", 2, Sender, BodyReceiver, ACK_MEANS_EFFECT, "Payloads compare by content",
          ("equal bodies",)),
     Case("duplicates-not-acked", 2, Sender, SilentOnDuplicates, RUN_COMPLETES,
-         "a lost ack is never replaced: the sender retries forever"),
+         "a lost ack is never replaced: the sender retries forever", ("acks",)),
     Case("last-id-only", 2, Sender, LastIdOnly, NO_DUPLICATES, "a duplicate after another message", ("window",)),
     Case("last-five-ids", 2, Sender, LastFive, NO_DUPLICATES, "a late copy after five newer messages",
          ("window",)),
@@ -233,4 +336,17 @@ CASES = [
     Case("dict-keyerror", 2, Sender, IndexesADict, RUN_COMPLETES, "KeyError on the first copy"),
     Case("class-level-applied", 2, Sender, SharedApplied, NODE_ISOLATION, "a class attribute shared by every run",
          ("shared state",)),
+    Case("deque-of-256", 2, Sender, Deque256, NO_DUPLICATES, "a copy of m1 after 2,000 messages", ("window",)),
+    Case("durable-last-300", 2, Sender, DurableLast300, NO_DUPLICATES, "a copy of m1 after 2,000 messages",
+         ("window",)),
+    Case("time-window-of-a-million", 2, Sender, TimeWindowOfAMillion, NO_DUPLICATES,
+         "a copy a billion time units late", ("window",)),
+    Case("substring-ids", 2, Sender, SubstringIds, ACK_MEANS_EFFECT, "m1 first arrives after m12",
+         ("substring ids",)),
+    Case("bloom-filter", 2, Sender, BloomFilter, ACK_MEANS_EFFECT, "a false positive among 2,000 messages",
+         ("false positives",)),
+    Case("memoized-effect", 2, Sender, MemoizedEffect, NODE_ISOLATION, "an lru_cache on a method",
+         ("hidden state",)),
+    Case("mutable-default-argument", 2, Sender, DefaultArgumentSet, NODE_ISOLATION, "seen=set() as a default",
+         ("hidden state",)),
 ]

@@ -194,6 +194,24 @@ class ClassPosition(Node):
             self.ack(ClassPosition.position - 1)
 
 
+class ValueKeyedConsumer(Node):
+    """Wrong: exactly-once by record value rather than offset (a durable set of processed values): two
+    records with equal values (two deposits of 10) are taken for one."""
+
+    def on_message(self, offset, body):
+        position = self.durable.get("position", 0)
+        if offset == position:
+            with self.atomic():
+                values = self.durable.get("values", set())
+                if body not in values:
+                    self.apply(body)
+                    self.durable["values"] = values | {body}
+                self.durable["position"] = position + 1
+            position += 1
+        if position > 0:
+            self.ack(position - 1)
+
+
 CASES = [
     Case("solution", 5, Broker, NB["Consumer"], "passed", "a durable position, atomic with the effect"),
     Case("inbox-and-prefix-commit", 5, Broker, InboxConsumer, "passed",
@@ -218,4 +236,6 @@ CASES = [
          ("in place",)),
     Case("class-level-position", 5, Broker, ClassPosition, NODE_ISOLATION, "a class attribute as the position",
          ("shared state",)),
+    Case("value-keyed", 5, Broker, ValueKeyedConsumer, ACK_MEANS_EFFECT, "two records with equal values",
+         ("equal bodies",)),
 ]

@@ -1,11 +1,13 @@
 """Exercise 6, a deduplication window and the retry horizon (copies arrive within the stated horizon), graded against
 the exercise's own sender."""
 
+import functools
+import zlib
 from collections import deque
 
 from semantics import Node
 from semantics.grading import (ACK_MEANS_EFFECT, BOUNDED_STATE, EVERY_COPY_ACKED, NO_DUPLICATES, NO_SILENT_LOSS,
-                               RUN_COMPLETES)
+                               NODE_ISOLATION, RUN_COMPLETES)
 
 from . import Case, notebook
 from . import ex4
@@ -86,8 +88,8 @@ class ShortWindow(TimeWindow):
 
 
 class Window22(TimeWindow):
-    """Wrong: one short of the bound: a copy 23 after the first arrival is applied again (needs four
-    lost acks and the slowest copy: beyond the systematic search, found by the seeded random runs)."""
+    """Wrong: one short of the bound: a copy 23 after the first arrival is applied again (every ack lost,
+    the last copy held to the horizon: the systematic search's base with every ack lost)."""
 
     window = 22.0
 
@@ -273,6 +275,131 @@ class Stateless(Node):
         self.ack(seq)
 
 
+class Window22AndAHalf(TimeWindow):
+    """Wrong: a window of 22.5 after the first arrival, where a copy may come 23 after it."""
+
+    window = 22.5
+
+
+class PrunedOneEarly(TimeWindow):
+    """Wrong: an off-by-one at the boundary: forgets an entry once now - t >= 23 (a copy exactly 23
+    after the first arrival is applied again)."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            seen = {s: t for s, t in self.durable.get("seen", {}).items() if self.now - t < 23}
+            if seq not in seen:
+                self.apply(body)
+                seen[seq] = self.now
+            self.durable["seen"] = seen
+        self.ack(seq)
+
+
+class Holes(Node):
+    """Wrong: the highest number applied and the numbers below it never seen (holes), never pruned: one
+    entry per message the sender gave up on, forever."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            high, holes = self.durable.get("h", (0, frozenset()))
+            if seq > high:
+                self.apply(body)
+                self.durable["h"] = (seq, holes | frozenset(range(high + 1, seq)))
+            elif seq in holes:
+                self.apply(body)
+                self.durable["h"] = (high, holes - {seq})
+        self.ack(seq)
+
+
+class MergedRanges(Node):
+    """Wrong: every applied number as merged ranges [[1, 40], [42, 97], ...] (SACK blocks): exact and
+    small while nothing is lost for good, one range per permanent gap forever."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            ranges = self.durable.get("r", [])
+            if not any(lo <= seq <= hi for lo, hi in ranges):
+                self.apply(body)
+                merged = []
+                for lo, hi in sorted(ranges + [[seq, seq]]):
+                    if merged and lo <= merged[-1][1] + 1:
+                        merged[-1][1] = max(merged[-1][1], hi)
+                    else:
+                        merged.append([lo, hi])
+                self.durable["r"] = merged
+        self.ack(seq)
+
+
+class CompressedBitmap(Node):
+    """Wrong: a bitmap of every number ever applied, zlib-compressed in one durable bytes value: tiny
+    while nothing is lost for good, it grows with every permanent gap."""
+
+    def on_message(self, seq, body):
+        with self.atomic():
+            raw = bytearray(zlib.decompress(self.durable["z"])) if "z" in self.durable else bytearray()
+            byte, bit = divmod(seq, 8)
+            raw.extend(b"\x00" * max(0, byte + 1 - len(raw)))
+            if not raw[byte] >> bit & 1:
+                self.apply(body)
+                raw[byte] |= 1 << bit
+                self.durable["z"] = zlib.compress(bytes(raw), 9)
+        self.ack(seq)
+
+
+class ClosureCache(TimeWindow):
+    """Wrong: the solution plus a fast path in a closure over a set of every number ever applied
+    (self.seen_before = make_checker()): a leak the state's text would not show."""
+
+    def on_start(self):
+        applied = set()
+
+        def seen_before(seq):
+            known = seq in applied
+            applied.add(seq)
+            return known
+
+        self.seen_before = seen_before
+
+    def on_message(self, seq, body):
+        self.seen_before(seq)
+        super().on_message(seq, body)
+
+
+class GeneratorCache(TimeWindow):
+    """Wrong: the solution plus a fast path in a generator's frame that remembers every number it was
+    sent: a leak the state's text would not show."""
+
+    @staticmethod
+    def tracker():
+        seen = set()
+        seq = yield
+        while True:
+            first = seq not in seen
+            seen.add(seq)
+            seq = yield first
+
+    def on_start(self):
+        self.track = self.tracker()
+        next(self.track)
+
+    def on_message(self, seq, body):
+        self.track.send(seq)
+        super().on_message(seq, body)
+
+
+class MemoizedFastPath(TimeWindow):
+    """Wrong: the solution plus a fast path memoized with functools.lru_cache on a method: the cache
+    (every (self, seq) ever seen) lives on the class's function, outside the node."""
+
+    @functools.lru_cache(maxsize=None)
+    def first_time(self, seq):
+        return True
+
+    def on_message(self, seq, body):
+        self.first_time(seq)
+        super().on_message(seq, body)
+
+
 CASES = [
     Case("solution", 6, Sender, NB["Receiver"], "passed", "a durable time window of 30 >= the horizon"),
     Case("sequence-window", 6, Sender, SequenceWindowReceiver, "passed", "the last 20 sequence numbers"),
@@ -289,7 +416,7 @@ CASES = [
     Case("window-shorter-than-horizon", 6, Sender, ShortWindow, NO_DUPLICATES,
          "forgets a message 5 after it arrived; its retries keep coming for 16"),
     Case("window-one-short", 6, Sender, Window22, NO_DUPLICATES, "a window of 22 where 23 is needed",
-         ("window",), systematic=False),
+         ("window",)),
     Case("high-watermark", 6, Sender, HighWatermark, ACK_MEANS_EFFECT,
          "a reordered message is taken for a duplicate"),
     Case("sequence-window-of-three", 6, Sender, KeepThree, ACK_MEANS_EFFECT, "too short a sequence window"),
@@ -310,4 +437,20 @@ CASES = [
     Case("stores-a-deque", 6, Sender, StoresAnObject, RUN_COMPLETES, "a deque is not plain data"),
     Case("relies-on-its-own-sender", 6, NoRetrySender, Stateless, NO_DUPLICATES,
          "graded against the given sender, which retries", ("pinned sender",)),
+    Case("window-22-and-a-half", 6, Sender, Window22AndAHalf, NO_DUPLICATES, "two copies 23 apart",
+         ("window",)),
+    Case("pruned-one-early", 6, Sender, PrunedOneEarly, NO_DUPLICATES, "a copy exactly 23 after the first",
+         ("window",)),
+    Case("holes-below-the-highest", 6, Sender, Holes, BOUNDED_STATE, "one hole per message given up, forever",
+         ("state size",), systematic=False),
+    Case("merged-ranges", 6, Sender, MergedRanges, BOUNDED_STATE, "one range per permanent gap, forever",
+         ("state size",), systematic=False),
+    Case("compressed-bitmap", 6, Sender, CompressedBitmap, BOUNDED_STATE, "random gaps do not compress",
+         ("state size",), systematic=False),
+    Case("closure-cache", 6, Sender, ClosureCache, BOUNDED_STATE, "a set kept by a closure on self",
+         ("hidden state",)),
+    Case("generator-cache", 6, Sender, GeneratorCache, BOUNDED_STATE, "a set in a generator's frame on self",
+         ("hidden state",)),
+    Case("memoized-fast-path", 6, Sender, MemoizedFastPath, NODE_ISOLATION, "an lru_cache on a method",
+         ("hidden state",)),
 ]

@@ -17,9 +17,15 @@ from ..scenarios import REPEATED, Scenario
 from ..exercise import Exercise
 from .common import EXCEPTION_HINT, with_rules
 
+#: An outage longer than any finite retry deadline: a thousand time units simulated event by event, then
+#: a billion more skipped over (``Scope.pause``): a sender that gives up after some time, however long,
+#: gives up; one that retries without end still retries when the network comes back.
+PAUSE = 1e9
+
 SCOPE = Scope(
     bases=(Base(1), Base(2, equal=True), Base(2, interval=0.5, equal=True), Base(3, interval=0.5)),
     kinds=(LOSE, DUPLICATE, DELAY, OUTAGE),
+    pause=PAUSE,
 )
 
 

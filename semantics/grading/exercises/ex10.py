@@ -26,12 +26,18 @@ from .common import with_rules
 BOTH = ("sender", "receiver")
 WINDOW = 4         # consecutive messages in flight at most (exercise 4)
 STATE_BOUND = 200  # bytes of receiver state (exercise 4)
+#: An outage longer than any finite retry deadline: a thousand time units simulated event by event, then
+#: a billion more skipped over (``Scope.pause``): a sender that gives up after some time, however long,
+#: gives up; one that retries without end still retries when the network comes back.
+PAUSE = 1e9
+
 SCOPE = Scope(
     bases=(Base(1), Base(1, faults=3, kinds=(LOSE, CRASH)), Base(2, equal=True),
            Base(2, interval=0.5, equal=True, faults=1), Base(3, interval=0.5, faults=1),
            Base(6, interval=0.5, faults=1, kinds=(LOSE, CRASH)), Base(8, interval=0.25, faults=1, kinds=(CRASH,)),
            Base(200, faults=1, kinds=(LATE,), first_only=True), Base(300, interval=1.0, faults=0)),
     kinds=(LOSE, DUPLICATE, DELAY, LATE, OUTAGE, CRASH), crash_nodes=BOTH,
+    pause=PAUSE, late=PAUSE,
 )
 
 

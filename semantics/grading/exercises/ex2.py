@@ -2,7 +2,8 @@
 
 The learner writes the receiver (and may change the sender: it is graded with the receiver). No
 crash yet. Faults: messages and acks lost, duplicated by the network, overtaken by later copies, a
-copy delivered again long after everything else, and an outage longer than any retry budget.
+copy delivered again long after everything else (a billion time units: no finite window is enough), a
+long run of 2,000 messages, and an outage longer than any retry budget.
 Guarantee: every message takes effect, and none takes effect twice.
 """
 
@@ -11,17 +12,27 @@ from __future__ import annotations
 from ...sim.choices import DELAY, DUPLICATE, LATE, LOSE, OUTAGE
 from ...sim.network import Link
 from ..explorer import Base, Scope
-from ..hints import DELAYED, DUPLICATE as NETWORK_DUPLICATE, EQUAL_BODIES, LATE_COPY, LOST_ACK, OUTAGE as OUT
+from ..hints import (DELAYED, DUPLICATE as NETWORK_DUPLICATE, EQUAL_BODIES, LATE_COPY, LOST_ACK, OUTAGE as OUT,
+                     UNACKED)
 from ..invariants import (ACK_MEANS_EFFECT, ACKED_TOOK_EFFECT, COMPLETES, EVERY_EFFECT, ISOLATION, NO_DUPLICATE,
                           NO_DUPLICATES, NO_LOSS, NO_SILENT_LOSS, RUN_COMPLETES, every_effect)
 from ..scenarios import REPEATED, Scenario
 from ..exercise import Exercise
 from .common import RUNAWAY_HINT, with_rules
 
+#: A late copy arrives this long after it was sent: longer than any finite deduplication window a
+#: learner might pick "to be safe" (a million time units), since exercise 2 states no horizon.
+LATE_AFTER = 1e9
+
 SCOPE = Scope(
     bases=(Base(1), Base(2, equal=True), Base(2, interval=0.5, equal=True), Base(3, interval=0.5),
-           Base(200, faults=1, kinds=(LATE,), first_only=True)),
-    kinds=(LOSE, DUPLICATE, DELAY, LATE, OUTAGE),
+           # sixteen in flight, the first copy of m1 lost: m1 is first seen after m10..m12 (ids compared as
+           # text: 'm1' is part of 'm12')
+           Base(16, interval=0.2, faults=1, kinds=(LOSE,), first_only=True),
+           # a long run, then a copy of m1 again: a record of the last N ids (N < 2,000) has forgotten it, and
+           # a filter that answers "probably seen" (a Bloom filter) takes some new message for a duplicate
+           Base(2_000, faults=1, kinds=(LATE,), first_only=True)),
+    kinds=(LOSE, DUPLICATE, DELAY, LATE, OUTAGE), late=LATE_AFTER,
 )
 
 
@@ -88,6 +99,9 @@ EXERCISE = Exercise(
                    "Keep the sender retrying until the ack of that very message arrives."),
         },
         RUN_COMPLETES: {
+            UNACKED: ("The receiver handled a copy without acknowledging it, and the sender, which never heard an "
+                      "ack for it, kept retrying: the run never ends.",
+                      "Acknowledge every copy, duplicates too: the first ack may be the one that was lost."),
             LOST_ACK: ("A sender that never hears an ack retries forever.",
                        "Acknowledge duplicates too: the first ack may have been lost. " + RUNAWAY_HINT),
         },

@@ -13,7 +13,7 @@ from ...sim.choices import CRASH, DELAY, DUPLICATE, LATE, LOSE
 from ...sim.faults import Faults
 from ...sim.network import Link
 from ..explorer import Base, Scope
-from ..hints import CRASH as CRASHED, DELAYED, LOST_MESSAGE
+from ..hints import CRASH as CRASHED, DELAYED, EQUAL_BODIES, LOST_MESSAGE
 from ..invariants import (ACK_MEANS_EFFECT, ACKED_TOOK_EFFECT, COMPLETES, EVERY_EFFECT, ISOLATION, NO_DUPLICATE,
                           NO_DUPLICATES, NO_LOSS, NO_SILENT_LOSS, Finding, Invariant, Trial, every_effect, times)
 from ..partners import Broker
@@ -40,7 +40,7 @@ COMMITTED = Invariant(ALL_COMMITTED, "the consumer commits every record it has p
                       "reaches the end of the log), so that the broker stops redelivering it", _all_committed)
 
 SCOPE = Scope(
-    bases=(Base(1), Base(2), Base(2, interval=0.5), Base(3, interval=0.5)),
+    bases=(Base(1), Base(2), Base(2, equal=True, faults=1), Base(2, interval=0.5), Base(3, interval=0.5)),
     kinds=(LOSE, DUPLICATE, DELAY, LATE, CRASH), crash_nodes=("receiver",),
 )
 
@@ -58,6 +58,10 @@ def random_scenarios() -> list[Scenario]:
 
 CUMULATIVE = ("A commit is cumulative: ack(k) moves the committed offset to k + 1, so it also commits every "
               "record before k.")
+
+BY_OFFSET = ("Two records had equal values (two deposits of 10) and the consumer took the second for the first.",
+             "A record is known by its offset, never by its value: keep your position (the next offset to process), "
+             "not the values you have seen.")
 
 EXERCISE = Exercise(
     number=5, title="Commit discipline of a log consumer",
@@ -91,15 +95,20 @@ EXERCISE = Exercise(
                    "it says is done."),
         },
         ACK_MEANS_EFFECT: {
-            None: ("The broker was told a record was done before its effect committed.",
-                   "Commit after processing, never before: commit-then-process is at-most-once."),
+            EQUAL_BODIES: BY_OFFSET,
+            None: ("The broker was told a record was done although its effect never committed: the commit came "
+                   "before the processing, or the record was skipped.",
+                   "Commit after processing, never before (commit-then-process is at-most-once), and skip only "
+                   "the offsets your own durable position says are done."),
         },
         NO_SILENT_LOSS: {
+            EQUAL_BODIES: BY_OFFSET,
             None: ("A record was skipped although it never took effect: the consumer's position moved without the "
                    "effect.",
                    "Move it in the same atomic block as the effect."),
         },
         EVERY_EFFECT: {
+            EQUAL_BODIES: BY_OFFSET,
             LOST_MESSAGE: ("A record never took effect, and the broker will never send it again.",
                            f"{CUMULATIVE} When a record arrives after a gap (an earlier one was lost or is late), "
                            "commit only up to the last record processed without a gap."),

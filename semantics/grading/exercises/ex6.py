@@ -5,8 +5,8 @@ messages, a new one every 2 time units, and gives up after 4 retries 4 apart), s
 message arrives within 24 time units of its submission: the stated horizon. A message whose every
 copy is lost leaves a gap that nothing fills (exercise 4's receiver waits for it forever). The
 receiver crashes at every crash point; copies are lost, duplicated and overtaken (within the
-horizon); the network goes down for longer than the horizon; a long run of 5,000 messages measures
-the state. Guarantee: exactly-once effects within the horizon, every copy acknowledged, and at most
+horizon); the network goes down for longer than the horizon; a long run of 5,000 messages, and one of
+4,000 with heavy loss (gaps that never fill, at random places), measure the state. Guarantee: exactly-once effects within the horizon, every copy acknowledged, and at most
 1,024 bytes of state (``semantics.grading.state_size``).
 """
 
@@ -30,7 +30,11 @@ HORIZON = 24.0       # every copy arrives within 24 of its message's submission
 STATE_BOUND = 1_024  # bytes of receiver state (durable and volatile)
 
 SCOPE = Scope(
-    bases=(Base(1, interval=INTERVAL), Base(2, interval=INTERVAL, equal=True), Base(3, interval=INTERVAL),
+    bases=(Base(1, interval=INTERVAL),
+           # every ack lost, so every message arrives 5 times: the first copy takes 1, the last one (sent at 16)
+           # is held to exactly the horizon (24): two copies exactly 23 apart, a window's boundary
+           Base(1, interval=INTERVAL, faults=1, kinds=(DELAY,), link=Link(ack_loss=1.0)),
+           Base(2, interval=INTERVAL, equal=True), Base(3, interval=INTERVAL),
            # the first message's copies lost twice: it first arrives after three newer ones
            Base(4, interval=INTERVAL, faults=2, kinds=(LOSE,), first_only=True),
            # the network down for 30 from the first copy: the first 14 messages never arrive, a gap for good
@@ -56,6 +60,11 @@ def random_scenarios() -> list[Scenario]:
         # 27, message 191 first arrives 23.9 after its submission, after message 202.)
         out.append(Scenario("early copies lost, the last one slow: a message arrives after newer ones", 300,
                             seed, Link(loss=0.75, ack_loss=1.0, jitter=2.5), interval=INTERVAL))
+    # Heavy loss for long: the sender gives up on about one message in six (0.7^5), at random places, so the
+    # gaps never fill and never repeat a pattern: a record that keeps one entry per gap (holes below the
+    # highest number, merged ranges) or a compressed bitmap of everything ever applied outgrows the bound.
+    out.append(Scenario("a long run with heavy loss: the sender gives up on one message in six", 4_000, 0,
+                        Link(loss=0.7), interval=INTERVAL))
     for seed in range(2):
         out.append(Scenario("a long run: loss, ack loss, reordering", 150, seed,
                             Link(loss=0.3, ack_loss=0.3, jitter=0.5), interval=INTERVAL))
