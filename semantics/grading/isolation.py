@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..sim.budgets import protocol_line
+from ..sim.budgets import is_protocol_file, protocol_line
 
 
 @dataclass(frozen=True)
@@ -180,10 +180,11 @@ def _address_space() -> int:
 #: runnable process on a saturated machine still gets far more than this).
 BLOCKED_SHARE = 0.05
 
-#: A call that ran this many lines of its own code after a budget stopped it caught the stop and went
-#: on (a bare ``except:``). Counted, not timed: a deep recursion unwinding after the stop runs no line
-#: and takes longer on a busy machine, and must get the same verdict there.
-SWALLOWED_LINES = 10_000
+#: A call whose own code went on computing for this much CPU time after a budget stopped it caught the
+#: stop (a bare ``except:``). Only CPU time spent in the learner's code counts (seen at two ticks in a
+#: row): the simulator's own work after a stop (describing a run that recursed 100,000 frames deep) can
+#: take longer on a busy machine and must not count; unwinding that deep recursion takes about 35 ms.
+SWALLOWED_CPU = 0.3
 
 
 def _watchdog(channel: Channel, limits: Limits, main: int) -> None:
@@ -194,10 +195,11 @@ def _watchdog(channel: Channel, limits: Limits, main: int) -> None:
     cpu = time.process_time  # the child's CPU time: its main thread (the watchdog uses next to none)
     key, since_cpu = None, cpu()
     idle_since, last_cpu = time.monotonic(), cpu()
+    in_protocol, after_stop = False, 0.0  # the learner's code innermost at the last tick; its CPU since a stop
     while True:
         time.sleep(0.05)
         channel.beat()
-        frame = sys._current_frames().get(main)
+        innermost = frame = sys._current_frames().get(main)
         call = None
         while frame is not None:
             if frame.f_code is invoke:
@@ -205,7 +207,8 @@ def _watchdog(channel: Channel, limits: Limits, main: int) -> None:
                 break
             frame = frame.f_back
         now, used = time.monotonic(), cpu()
-        if used - last_cpu > BLOCKED_SHARE * 0.05:  # it computed in the last tick: not blocked
+        tick = used - last_cpu
+        if tick > BLOCKED_SHARE * 0.05:  # it computed in the last tick: not blocked
             idle_since = now
         last_cpu = used
         if call is None:
@@ -214,11 +217,14 @@ def _watchdog(channel: Channel, limits: Limits, main: int) -> None:
         run = call.f_locals.get("self")
         current = (id(run), getattr(run, "calls", 0))
         if current != key:
-            key, since_cpu, idle_since = current, used, now
+            key, since_cpu, idle_since, in_protocol, after_stop = current, used, now, False, 0.0
             continue
-        counter = getattr(run, "lines", None)
-        swallowed = (getattr(run, "tripped", None) is not None
-                     and getattr(counter, "after_trip", 0) > SWALLOWED_LINES)
+        stopped = getattr(run, "tripped", None) is not None
+        was_in_protocol = in_protocol
+        in_protocol = stopped and innermost is not None and is_protocol_file(innermost.f_code.co_filename)
+        if in_protocol and was_in_protocol:
+            after_stop += tick
+        swallowed = after_stop > SWALLOWED_CPU
         busy = used - since_cpu > limits.call
         blocked = now - idle_since > limits.blocked
         if not (swallowed or busy or blocked):

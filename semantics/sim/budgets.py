@@ -106,7 +106,6 @@ class LineCounter:
         self.codes: dict[CodeType, bool] = {}
         self.previous: Any = None
         self.tripped = False
-        self.after_trip = 0  # lines run after the first stop: code that caught it and went on
 
     def start(self) -> None:
         self.previous = sys.gettrace()
@@ -141,7 +140,6 @@ class LineCounter:
         if event == "line":
             self.left -= 1
             if self.left < 0:
-                self.after_trip += self.tripped
                 self.tripped = True
                 self.left = 0
                 self.trip(LINE_BUDGET if self.start_left == self.budgets.lines else RUN_LINE_BUDGET, frame)
