@@ -145,12 +145,17 @@ from bench_core import README_FAULTS, README_LINK, readme_protocol
 what, n = sys.argv[1], int(sys.argv[2])
 if what == "simulate":
     semantics.simulate("at-least-once", n_messages=n, loss=0.2, ack_loss=0.1, max_retries=3, seed=1)
+elif what.startswith("exactly-once"):
+    from semantics.sim.protocols import REFERENCE
+    run(*REFERENCE["exactly-once"], n_messages=n, link=README_LINK, seed=7, wall_clock=None, max_events=10**8,
+        faults=README_FAULTS if what == "exactly-once, crashes" else None)
 else:
     sender, receiver = readme_protocol()
     run(sender, receiver, n_messages=n, link=README_LINK, seed=7, wall_clock=None,
         faults=README_FAULTS if what == "README, crashes" else None)
 """
-CALLGRIND_SIZES = {"README": (2_000, 12_000), "README, crashes": (2_000, 12_000), "simulate": (10_000, 60_000)}
+CALLGRIND_SIZES = {"exactly-once": (2_000, 12_000), "exactly-once, crashes": (2_000, 12_000),
+                   "README": (2_000, 12_000), "README, crashes": (2_000, 12_000), "simulate": (10_000, 60_000)}
 
 
 def instructions(what: str) -> float | None:
@@ -213,7 +218,7 @@ def main() -> dict[str, str]:
     else:
         print("instructions per message (callgrind; the same whatever the load):")
         for what, value in counted.items():
-            print(f"  {what:<18} {value:>10,.0f}")
+            print(f"  {what:<22} {value:>10,.0f}")
         instructions_text = ", ".join(f"{what} {value:,.0f}" for what, value in counted.items())
 
     return {

@@ -35,7 +35,7 @@ from .choices import DELAY, DELIVER, DUPLICATE, LATE, LOSE, OUTAGE, Oracle, Repl
 from .engine import Engine, EventBudgetExceeded
 from .faults import NO_FAULTS, Faults
 from .network import DELIVERED, LOST, PARTITIONED, Link
-from .nodes import DEAD, Crashed, Durable, Node, Payload, QuickAtomic, _crashed_step, freeze
+from .nodes import DEAD, Crashed, Durable, Node, Payload, QuickAtomic, QuickDurable, _crashed_step, freeze
 from .state import InFlight, NodeState, Snapshot, copied, encode
 from .trace import (FATE, KIND, LITERAL, MESSAGE, T_CONTENT, T_CRASH_POINT, T_INCARNATION, T_LITERAL, T_REPR,
                     T_SCHEDULED, T_TEXT, BYTES_PER_EVENT, LabelLog, Trace, Values, _is_immutable, label, show)
@@ -833,6 +833,7 @@ class _Run:
             if self.fast and not host.mortal:
                 if host.quick_atomic is None:
                     host.quick_atomic = QuickAtomic(host)
+                    host.durable.__class__ = QuickDurable
                 steps = self.quick_steps(host)
             for name in _STEPS:
                 if getattr(type(node), name) is getattr(Node, name):

@@ -533,6 +533,36 @@ class Node:
         self._host.note(text)
 
 
+class QuickDurable(Durable):
+    """``Durable`` of a node that cannot crash (the node of ``QuickAtomic``): it is always up, and its
+    ``atomic()`` writes through (no pending transaction), so membership is a dict lookup and a write
+    skips the checks for a crash and a pending block. The same store otherwise (the host switches its
+    store's class; tests/test_fast_path.py compares whole reports with the general path's)."""
+
+    __slots__ = ()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __setitem__(self, key: Hashable, value: Any) -> None:
+        kind = type(key)
+        if kind is not str and not (kind is tuple and len(key) == 2 and type(key[0]) in _ATOMS
+                                    and type(key[1]) in _ATOMS):  # ("done", msg_id): the common key
+            key = _key_copy(key, "self.durable key")
+        stored = value
+        if type(value) not in _ATOMS:
+            stored, mutable = _store_copy(value, f"self.durable[{_short(key)}]")
+            if mutable:
+                stored = _Box(stored)
+        if self._reads:
+            self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
+        data, undo = self._data, self._undo
+        if undo is not None and key not in undo:
+            undo[key] = data.get(key, _DELETED)
+        data[key] = stored
+        self._host.points += 1
+
+
 class QuickAtomic:
     """``atomic()`` for a node that cannot crash (no fault can strike it, nothing is traced, watched or
     budgeted): writes and effects go straight to the store and the count, with an undo log that an
@@ -553,29 +583,26 @@ class QuickAtomic:
         if self.depth:
             self.depth += 1
             return self
-        host = self._host
-        if not host.up:
-            raise Crashed()
+        host = self._host  # always up: nothing can crash it
         host.durable._undo = self.undo
         self.depth = 1
         host.points += 1  # begin
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None and self.depth == 1:
+        if exc_type is None and self.depth == 1:  # commit: the writes are in place already
             host = self._host
-            if host.up:  # commit: the writes are in place already
-                durable = host.durable
-                if durable._reordered:
-                    durable._commit_through()
-                durable._undo = None
-                if self.undo:
-                    self.undo.clear()
-                if self.applied:
-                    self.applied.clear()
-                self.depth = 0
-                host.points += 1  # commit
-                return False
+            durable = host.durable
+            if durable._reordered:
+                durable._commit_through()
+            durable._undo = None
+            if self.undo:
+                self.undo.clear()
+            if self.applied:
+                self.applied.clear()
+            self.depth = 0
+            host.points += 1  # commit
+            return False
         return self._leave(exc_type)
 
     def _leave(self, exc_type: type | None) -> bool:
