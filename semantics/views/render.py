@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.figure import Figure
+from matplotlib.font_manager import fontManager, get_font
 from matplotlib.ft2font import FT2Font
 
 try:  # the glyph-by-glyph rendering of matplotlib 3.11; older versions draw text as they always did
@@ -43,10 +44,38 @@ class _TextImage:
 class _TextCachingRenderer(RendererAgg):
     """RendererAgg whose ``draw_text`` renders each (string, font, angle) once per canvas."""
 
-    def __init__(self, width: int, height: int, dpi: float, cache: dict, metrics: dict) -> None:
+    def __init__(self, width: int, height: int, dpi: float, cache: dict, metrics: dict,
+                 figure: Figure | None = None) -> None:
         super().__init__(width, height, dpi)
         self._text_images = cache
         self._text_metrics = metrics
+        self._figure = figure
+
+    def _get_font_height_metrics(self, prop: Any) -> tuple[float | None, float | None, float | None]:
+        """The ascent, descent and line gap of ``prop``'s font in pixels, as ``Text`` computes them from
+        the font's tables when the renderer does not (matplotlib 3.11 asks its renderer first), kept
+        per font and resolution: every text laid out asks, and the look-up costs more than the layout
+        of a short label. The resolution is the figure's, as ``Text`` takes it."""
+        if self._figure is None:
+            return None, None, None
+        dpi = self._figure.dpi
+        key = ("height", prop, dpi)
+        found = self._text_metrics.get(key)
+        if found is None:
+            found = None, None, None
+            font = get_font(fontManager._find_fonts_by_props(prop))
+            for table_name, gap_key, ascent_key, descent_key in (
+                    ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"), ("hhea", "lineGap", "ascent", "descent")):
+                table = font.get_sfnt_table(table_name)
+                if table is None:
+                    continue
+                scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * dpi / 72
+                found = table[ascent_key] * scale, -table[descent_key] * scale, table[gap_key] * scale
+                break
+            if len(self._text_metrics) >= _CACHE_LIMIT:
+                self._text_metrics.clear()
+            self._text_metrics[key] = found
+        return found
 
     def get_text_width_height_descent(self, s: str, prop: Any, ismath: Any) -> tuple[float, float, float]:
         if ismath:
@@ -83,23 +112,31 @@ class _TextCachingRenderer(RendererAgg):
                 language: Any) -> _TextImage:
         """The glyphs of ``s`` rendered with the pen at (0, 0), as RendererAgg would at any whole pixel."""
         font = self._prepare_font(prop)
-        items = font._layout(s, flags=get_hinting_flag(), features=features, language=language)
+        flags = get_hinting_flag()
+        items = font._layout(s, flags=flags, features=features, language=language)
         size = prop.get_size_in_points()
-        cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-        rotation = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
+        mode = RenderMode.NORMAL if antialiased else RenderMode.MONO
         glyphs = []
-        for item in items:
-            ft = item.ft_object
-            ft.set_size(size, self.dpi)
-            ft._set_transform(rotation, [round(0x40 * (item.x * cos - item.y * sin)),
-                                         round(0x40 * (item.x * sin + item.y * cos))])
-            bitmap = ft._render_glyph(item.glyph_index, get_hinting_flag(),
-                                      RenderMode.NORMAL if antialiased else RenderMode.MONO)
-            buffer = np.array(bitmap.buffer, dtype=np.uint8)
-            if not antialiased:
-                buffer *= 0xFF
-            if buffer.size:
-                glyphs.append((buffer, bitmap.left, bitmap.top))
+        if angle == 0 and antialiased:  # (every text of a panel but a rotated axis label)
+            for item in items:
+                buffer, left, top = _glyph(item.ft_object, item.glyph_index, size, self.dpi, flags, mode,
+                                           round(0x40 * item.x), round(0x40 * item.y))
+                if buffer.size:
+                    glyphs.append((buffer, left, top))
+        else:
+            cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+            rotation = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
+            for item in items:
+                ft = item.ft_object
+                ft.set_size(size, self.dpi)
+                ft._set_transform(rotation, [round(0x40 * (item.x * cos - item.y * sin)),
+                                             round(0x40 * (item.x * sin + item.y * cos))])
+                bitmap = ft._render_glyph(item.glyph_index, flags, mode)
+                buffer = np.array(bitmap.buffer, dtype=np.uint8)
+                if not antialiased:
+                    buffer *= 0xFF
+                if buffer.size:
+                    glyphs.append((buffer, bitmap.left, bitmap.top))
         if not glyphs:
             return _TextImage(np.zeros((0, 0), np.uint8), 0, 0)
         left = min(g[1] for g in glyphs)
@@ -112,6 +149,31 @@ class _TextCachingRenderer(RendererAgg):
             window = coverage[top - gt:top - gt + rows, gl - left:gl - left + cols]
             np.maximum(window, buffer, out=window)  # neighbouring glyphs may share an edge pixel
         return _TextImage(coverage, left, top)
+
+
+_UPRIGHT = np.array([[0x10000, 0], [0, 0x10000]])  # FreeType's 16.16 matrix of no rotation
+_glyphs: dict = {}  # (font, glyph, size, dpi, flags, mode, pen's fraction of a pixel) -> (font, bitmap, left, top)
+
+
+def _glyph(ft: FT2Font, index: int, size: float, dpi: float, flags: Any, mode: Any, x: int, y: int
+           ) -> tuple[np.ndarray, int, int]:
+    """Glyph ``index`` of ``ft`` rendered upright and antialiased (``mode``) with the pen at (x, y) 64ths
+    of a pixel: its coverage and the place of its top-left pixel. The glyphs of a new string (the numbers under a diagram
+    change at every move) are mostly glyphs drawn before: a pen moved by whole pixels moves the
+    rasterised glyph by as many, so each is rendered once per fraction of a pixel and shifted."""
+    whole_x, part_x = divmod(x, 0x40)
+    whole_y, part_y = divmod(y, 0x40)
+    key = (id(ft), index, size, dpi, flags, mode, part_x, part_y)
+    found = _glyphs.get(key)
+    if found is None or found[0] is not ft:  # (the font is kept with its glyphs: its id stays its own)
+        ft.set_size(size, dpi)
+        ft._set_transform(_UPRIGHT, [part_x, part_y])
+        bitmap = ft._render_glyph(index, flags, mode)
+        buffer = np.array(bitmap.buffer, dtype=np.uint8)
+        if len(_glyphs) >= 4 * _CACHE_LIMIT:
+            _glyphs.clear()
+        found = _glyphs[key] = (ft, buffer, bitmap.left, bitmap.top)
+    return found[1], found[2] + whole_x, found[3] + whole_y
 
 
 class FastCanvas(FigureCanvasAgg):
@@ -131,7 +193,8 @@ class FastCanvas(FigureCanvasAgg):
             # text layouts matplotlib caches per renderer
             renderer = self._renderers.pop(key, None)
             if renderer is None:
-                renderer = _TextCachingRenderer(w, h, self.figure.dpi, self._text_images, self._text_metrics)
+                renderer = _TextCachingRenderer(w, h, self.figure.dpi, self._text_images, self._text_metrics,
+                                                self.figure)
             self._renderers[key] = renderer
             while len(self._renderers) > 4:
                 self._renderers.popitem(last=False)
@@ -147,7 +210,9 @@ def png_rgb(canvas: FigureCanvasAgg) -> bytes:
     height, width = rgba.shape[:2]
     rows = np.empty((height, 1 + 3 * width), np.uint8)
     rows[:, 0] = 0  # no filter: a figure is mostly runs of white, which zlib packs as well, and faster
-    rows[:, 1:].reshape(height, width, 3)[:] = rgba[:, :, :3]
+    pixels = rows[:, 1:]
+    for channel in range(3):  # a channel at a time: numpy copies three bytes of every four slowly
+        pixels[:, channel::3] = rgba[:, :, channel]
     body = zlib.compress(rows, 1)
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + _chunk(b"IDAT", body) + _chunk(b"IEND", b""))
