@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -459,6 +460,14 @@ def _plan(trace: Sequence[Event], indices: list[int], lanes: list[str], windows:
     return _Plan(events, annotations, shown, t0, t1, [k for k in LEGEND_ORDER if kinds[k]])
 
 
+def _line(ax: Axes, xs: Sequence[float], ys: Sequence[float], **style: Any) -> Line2D:
+    """``ax.plot(xs, ys, **style)[0]`` without plot's parsing of its arguments and without updating the
+    Axes' data limits, which cost more than the line (a panel draws a few dozen lines at every move of
+    a slider; a diagram sets its limits itself). Every line of a diagram has its colour, or markers
+    coloured on their own: none takes the next colour of the Axes' cycle."""
+    return ax.add_artist(Line2D(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), **style))
+
+
 class Diagram:
     """The artists of one drawn diagram, each tied to the trace event it shows."""
 
@@ -479,7 +488,7 @@ class Diagram:
         ax, plan, x = self.ax, self.plan, self.x
         lo, hi = plan.lo, plan.hi
         for name in self.lanes:
-            self._add(ax.plot([x[name], x[name]], [lo, hi], color="0.55", lw=1.2, zorder=1, gid="lane")[0])
+            self._add(_line(ax, [x[name], x[name]], [lo, hi], color="0.55", lw=1.2, zorder=1, gid="lane"))
         left, right = min(x.values()), max(x.values())
         for start, end, *link in plan.windows:  # the partition, across the wires (of one link, if named)
             if link and not set(link[0]) <= set(x):
@@ -504,7 +513,7 @@ class Diagram:
                              gid="arrow")
                 if e.fate in ("lost", "partitioned"):
                     xm, ym = (x0 + x1) / 2, (y0 + y1) / 2  # stopped half-way: it left, and never arrived
-                    artist = ax.plot([x0, xm], [y0, ym], **style)[0]
+                    artist = _line(ax, [x0, xm], [y0, ym], **style)
                     self._mark("drop" if e.fate == "lost" else "partition", xm, ym, i)
                     geometry = (x0, y0, xm, ym)
                 else:
@@ -535,8 +544,8 @@ class Diagram:
         for name, (i, start) in down_since.items():  # still down at the end of the run
             self._band(x[name], start, hi, i, None)
         for gid, points in self.mark_points.items():
-            line = ax.plot([p[0] for p in points], [p[1] for p in points], linestyle="none", gid=gid,
-                           zorder=5 if gid in ("drop", "partition") else 4, **MARKS[gid])[0]
+            line = _line(ax, [p[0] for p in points], [p[1] for p in points], linestyle="none", gid=gid,
+                         zorder=5 if gid in ("drop", "partition") else 4, **MARKS[gid])
             self.marks[gid] = self._add(line)
         marks = [(px, py, MARKS[gid]["markersize"] / 2) for gid, points in self.mark_points.items()
                  for px, py, _ in points] + heads
@@ -547,13 +556,15 @@ class Diagram:
         margin = _COLUMN / _gap(n)  # the label columns, in lane gaps
         ax.set_xlim(-margin - 0.02, n - 1 + margin + 0.02)
         ax.set_ylim(hi + 0.2, lo - 0.2)  # time runs down; the axis fits the run
-        ax.set_xticks([x[name] for name in self.lanes], self.lanes, fontsize=10, fontweight="bold")
-        ax.xaxis.tick_top()
-        ax.tick_params(axis="x", length=0, pad=4)
-        ax.set_ylabel("simulated time", fontsize=FONT)
-        ax.tick_params(axis="y", labelsize=FONT)
-        for spine in ("right", "bottom", "top"):
-            ax.spines[spine].set_visible(False)
+        last = getattr(ax, "semantics_diagram", None)
+        if not (isinstance(last, Diagram) and last.lanes == self.lanes):  # (a panel's next run keeps the frame)
+            ax.set_xticks([x[name] for name in self.lanes], self.lanes, fontsize=10, fontweight="bold")
+            ax.xaxis.tick_top()
+            ax.tick_params(axis="x", length=0, pad=4)
+            ax.set_ylabel("simulated time", fontsize=FONT)
+            ax.tick_params(axis="y", labelsize=FONT)
+            for spine in ("right", "bottom", "top"):
+                ax.spines[spine].set_visible(False)
         ax.set_title(title, fontsize=10, pad=20, y=1.0)  # a fixed y: auto-placement measures every tick label
         if legend and self.plan.used:
             handles = legend_handles(self.plan.used)
@@ -585,8 +596,17 @@ class Diagram:
         on_wire: dict[tuple[float, float], Block] = {}
         trace, x = self.report.trace, self.x
         first = self.lanes[0]
+        # a panel that draws run after run in one Axes leaves the words of its last run here, by
+        # (words, gid), to be written again: the same words in the same style, without making them anew
+        spare = getattr(self.ax, "semantics_spare_words", None) or {}
         for a in self.plan.annotations:
-            text = Text(0, 0, a.text, fontsize=FONT, gid=f"{a.kind}-label", **_TEXT_STYLE[a.kind])
+            gid = f"{a.kind}-label"
+            kept = spare.get((a.text, gid))
+            if kept:
+                text = kept.pop()
+                text.set_visible(True)
+            else:
+                text = Text(0, 0, a.text, fontsize=FONT, gid=gid, **_TEXT_STYLE[a.kind])
             text.semantics_index = a.index
             if a.on_wire:
                 e = trace[a.index]

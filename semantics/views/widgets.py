@@ -469,6 +469,7 @@ class KeptDiagram:
         self.figure: Figure | None = None
         self.footer: Any = None
         self.legend_used: tuple[str, ...] | None = None
+        self.legends: OrderedDict[tuple[str, ...], Any] = OrderedDict()  # by symbols: runs come back to a few
 
     def draw(self, report: Report, *, title: str, plot: float, footer: str = "", nodes: Any = None,
              partitions: Any = None) -> Figure:
@@ -489,17 +490,29 @@ class KeptDiagram:
             self.footer.set_y(0.08 / height)
         ax = fig.axes[0]
         old = getattr(ax, "semantics_diagram", None)
+        spare: dict[tuple[str, str], list] = {}
         if old is not None:
             for artist in old.artists:
                 artist.remove()
+            for text in old.layer.get_children() if old.layer is not None else ():
+                spare.setdefault((text.get_text(), text.get_gid()), []).append(text)
         self.footer.set_text(_wrap(footer))
-        sequence_diagram(report, ax=ax, title=title, legend=False, nodes=nodes, partitions=partitions)
+        ax.semantics_spare_words = spare  # (the words of the last run, written again where the new one has them)
+        try:
+            sequence_diagram(report, ax=ax, title=title, legend=False, nodes=nodes, partitions=partitions)
+        finally:
+            ax.semantics_spare_words = None
         used = tuple(diagram_of(ax).plan.used)
         if used != self.legend_used:  # the symbols this run shows, and only those
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()
-            ax.legend(handles=legend_handles(used), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
-                      fontsize=FONT, frameon=False, borderaxespad=0.4, handlelength=1.8, columnspacing=1.2)
+            legend = self.legends.pop(used, None)
+            if legend is None:  # (building a legend costs more than drawing it: each is kept)
+                legend = ax.legend(handles=legend_handles(used), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                                   ncol=3, fontsize=FONT, frameon=False, borderaxespad=0.4, handlelength=1.8,
+                                   columnspacing=1.2)
+            ax.legend_ = legend
+            self.legends[used] = legend
+            while len(self.legends) > 32:
+                self.legends.popitem(last=False)
             self.legend_used = used
         end, start = ax.get_ylim()
         end = 5 * -(-(end - 0.8) // 5) + 0.8
