@@ -374,10 +374,11 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     _check_traced(report)
     windows = _check_partitions(partitions)
     chosen, left_out = _select_messages(report, messages)
-    indices = _drawn_indices(report.trace, chosen, len(chosen) == report.n_messages)
-    lanes = _lanes([report.trace[i] for i in indices], nodes)
+    trace = list(report.trace)  # (a trace makes each event when read: read it once)
+    indices = _drawn_indices(trace, chosen, len(chosen) == report.n_messages)
+    lanes = _lanes([trace[i] for i in indices], nodes)
     if nodes is not None:  # a lane for a node the run does not have would stay empty: say so
-        present = list(dict.fromkeys([*_lanes(report.trace, None), *(report.points or {})]))  # a node that did nothing included
+        present = list(dict.fromkeys([*_lanes(trace, None), *(report.points or {})]))  # a node that did nothing included
         for name in lanes:
             if name not in present:
                 raise ValueError(f"nodes names node {name!r}{did_you_mean(name, present)}, which is not a node of "
@@ -389,7 +390,7 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
             title += f"\nrun stopped ({report.status})"
     elif left_out:
         title += left_out
-    plan = _plan(report.trace, indices, lanes, windows, annotate)
+    plan = _plan(trace, indices, lanes, windows, annotate)
     if ax is None:
         rows = math.ceil(len(plan.used) / legend_columns(_plot_width(len(lanes)))) if legend else 0
         per_time = words_per_time(plan, lanes)
@@ -419,6 +420,7 @@ class _Plan:
     used: list[str] = field(default_factory=list)
     lo: float = math.inf    # the frame's first and last moments (the run, and the words beside it)
     hi: float = -math.inf
+    trace: Sequence[Event] = field(default=(), repr=False)  # the run's events, read once
 
     def __post_init__(self) -> None:
         self.lo = min(self.lo, self.t0 - 0.6)
@@ -426,9 +428,10 @@ class _Plan:
 
 
 def _plan(trace: Sequence[Event], indices: list[int], lanes: list[str], windows: tuple, annotate: bool) -> _Plan:
+    trace = trace if isinstance(trace, list) else list(trace)
     drawn = set(indices)
     on_lanes = set(lanes)
-    events = [(i, trace[i]) for i in indices if trace[i].node in on_lanes]
+    events = [(i, e) for i, e in ((i, trace[i]) for i in indices) if e.node in on_lanes]
     annotations = [a for a in story(trace) if a.index in drawn and a.node in on_lanes
                    and (not a.on_wire or trace[a.index].peer in on_lanes)] if annotate else []
     times = [t for _, e in events for t in (e.time, e.until) if t is not None]
@@ -457,7 +460,7 @@ def _plan(trace: Sequence[Event], indices: list[int], lanes: list[str], windows:
         kinds["duplicate-ignored"] += 1
     if shown:
         kinds["outage"] += 1
-    return _Plan(events, annotations, shown, t0, t1, [k for k in LEGEND_ORDER if kinds[k]])
+    return _Plan(events, annotations, shown, t0, t1, [k for k in LEGEND_ORDER if kinds[k]], trace=trace)
 
 
 def _line(ax: Axes, xs: Sequence[float], ys: Sequence[float], **style: Any) -> Line2D:
@@ -473,6 +476,7 @@ class Diagram:
 
     def __init__(self, ax: Axes, report: Report, plan: _Plan, lanes: list[str]) -> None:
         self.ax, self.report, self.plan, self.lanes = ax, report, plan, lanes
+        self.trace = plan.trace if plan.trace else report.trace
         self.x = {name: float(i) for i, name in enumerate(lanes)}
         self.arrows: list[tuple[int, Any, tuple[float, float, float, float]]] = []  # (index, artist, geometry)
         self.marks: dict[str, Line2D] = {}
@@ -594,7 +598,7 @@ class Diagram:
         blocks: list[Block] = []
         beside: dict[tuple[str, float], Block] = {}
         on_wire: dict[tuple[float, float], Block] = {}
-        trace, x = self.report.trace, self.x
+        trace, x = self.trace, self.x
         first = self.lanes[0]
         # a panel that draws run after run in one Axes leaves the words of its last run here, by
         # (words, gid), to be written again: the same words in the same style, without making them anew
@@ -639,9 +643,9 @@ class Diagram:
         """Show only what happened up to trace event ``last`` (None: everything), at time ``now``:
         messages still in flight are drawn up to where they are."""
         if last is None:
-            last, now = len(self.report.trace), math.inf
+            last, now = len(self.trace), math.inf
         elif now is None:
-            now = self.report.trace[last].time if 0 <= last < len(self.report.trace) else -math.inf
+            now = self.trace[last].time if 0 <= last < len(self.trace) else -math.inf
         for i, artist, (x0, y0, x1, y1) in self.arrows:
             artist.set_visible(i <= last)
             if i > last:
@@ -675,7 +679,7 @@ class Diagram:
         self.ax.figure.stale = True
 
     def _band_end(self, restart: int, band: Rectangle) -> float:
-        return self.report.trace[restart].time
+        return self.trace[restart].time
 
 
 def diagram_of(fig_or_ax: Figure | Axes) -> Diagram:
@@ -722,10 +726,11 @@ def sequence_diagrams(reports: Mapping[str, Report], *, partitions: Any = None, 
         windows = windows_of[label] = _check_partitions(partitions.get(label) if isinstance(partitions, Mapping)
                                                         else partitions)
         chosen, _ = _select_messages(report, (messages or {}).get(label))
-        indices = _drawn_indices(report.trace, chosen, len(chosen) == report.n_messages)
-        lanes_of[label] = _lanes([report.trace[i] for i in indices],
+        trace = list(report.trace)
+        indices = _drawn_indices(trace, chosen, len(chosen) == report.n_messages)
+        lanes_of[label] = _lanes([trace[i] for i in indices],
                                  nodes.get(label) if isinstance(nodes, Mapping) else nodes)
-        plans[label] = _plan(report.trace, indices, lanes_of[label], windows, True)
+        plans[label] = _plan(trace, indices, lanes_of[label], windows, True)
     n = len(reports)
     widest = max(_plot_width(len(lanes)) for lanes in lanes_of.values())
     fits = max(1, int((MAX_WIDTH - 0.1) // (_LEFT + widest)))

@@ -542,9 +542,10 @@ def plot_inches(report: Report, nodes: Any = None, sizes: tuple[float, ...] = (3
     multiple of 5 (as KeptDiagram draws it), keeps its words beside their moments."""
     from .diagram import _drawn_indices, _lanes, _plan, words_per_time
 
-    indices = _drawn_indices(report.trace, set(range(report.n_messages)), True)
-    lanes = _lanes([report.trace[i] for i in indices], nodes)
-    plan = _plan(report.trace, indices, lanes, (), True)
+    trace = list(report.trace)  # (a trace makes each event when read: read it once)
+    indices = _drawn_indices(trace, set(range(report.n_messages)), True)
+    lanes = _lanes([trace[i] for i in indices], nodes)
+    plan = _plan(trace, indices, lanes, (), True)
     per_time = words_per_time(plan, lanes)
     span = 5 * -(-(plan.hi - plan.lo) // 5)
     needed = plot_height(span - 1.2, per_time)
