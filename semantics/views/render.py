@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 from matplotlib import rcParams
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.figure import Figure
 from matplotlib.font_manager import fontManager, get_font
 from matplotlib.ft2font import FT2Font
 from matplotlib.patches import Rectangle
 from matplotlib.path import Path
-from matplotlib.transforms import IdentityTransform
+from matplotlib.transforms import Bbox, IdentityTransform
 
 try:  # the glyph-by-glyph rendering of matplotlib 3.11; older versions draw text as they always did
     from matplotlib.ft2font import RenderMode
@@ -265,8 +266,8 @@ class Blitter:
     def png(self, fig: Figure, dynamic: Sequence[Any], stamps: Sequence[tuple[Any, Any]] = ()) -> bytes:
         """Draw ``fig`` (at least its ``dynamic`` artists) and return its PNG.
 
-        stamps: (artist, key) pairs of artists outside every other (a legend below the plot) whose
-        pixels depend on their key only: drawn once per key, then pasted."""
+        stamps: (artist, key) pairs of artists outside every other (a legend below the plot, a time
+        axis beside it) whose pixels depend on their key only: drawn once per key, then pasted."""
         if not isinstance(fig.canvas, FastCanvas):
             FastCanvas(fig)
         canvas = fig.canvas
@@ -285,15 +286,20 @@ class Blitter:
                 while len(self._frames) > self._limit:
                     self._frames.popitem(last=False)
         renderer = canvas.get_renderer()
+        taken: list[Bbox] = []  # the places of the stamps pasted or drawn so far
         for artist, stamp in stamps:
-            pixels = self._stamps.get((key, stamp))
-            if pixels is not None:
-                canvas.restore_region(pixels)
+            found = self._stamps.get((key, stamp))
+            if found is not None and not _overlaps(found[1], taken):
+                canvas.restore_region(found[0])
+                taken.append(found[1])
             elif artist.get_visible():
                 artist.draw(renderer)
-                if len(self._stamps) > 4 * self._limit:
-                    self._stamps.clear()
-                self._stamps[(key, stamp)] = canvas.copy_from_bbox(artist.get_window_extent(renderer).expanded(1.02, 1.1))
+                place = _stamp_place(artist, renderer)
+                if not _overlaps(place, taken):  # (pasted over another stamp, it would bring back stale pixels)
+                    if len(self._stamps) > 4 * self._limit:
+                        self._stamps.clear()
+                    self._stamps[(key, stamp)] = (canvas.copy_from_bbox(place), place)
+                    taken.append(place)
             artist.set_animated(False)
         draw_in_order(dynamic, renderer)
         for artist in dynamic:
@@ -303,6 +309,22 @@ class Blitter:
     def forget(self) -> None:
         self._frames.clear()
         self._stamps.clear()
+
+
+def _stamp_place(artist: Any, renderer: Any) -> Bbox:
+    """The pixels a stamp covers: an axis's tick labels, label and ticks (and the spine they hang
+    from), or the artist's extent with some air around it."""
+    if isinstance(artist, Axis):
+        boxes = [artist.get_tightbbox(renderer)]
+        boxes += [line.get_window_extent(renderer) for tick in artist.get_major_ticks()
+                  for line in (tick.tick1line, tick.tick2line) if line.get_visible()]
+        return Bbox.union([box for box in boxes if box is not None]).padded(2)
+    return artist.get_window_extent(renderer).expanded(1.02, 1.1)
+
+
+def _overlaps(box: Bbox, others: Sequence[Bbox]) -> bool:
+    return any(box.x0 < other.x1 and other.x0 < box.x1 and box.y0 < other.y1 and other.y0 < box.y1
+               for other in others)
 
 
 def draw_in_order(artists: Sequence[Any], renderer: Any) -> None:

@@ -526,15 +526,19 @@ class KeptDiagram:
         return fig
 
     def dynamic(self) -> list[Any]:
-        """The artists a new run replaces, drawn over the kept frame; the time axis among them, so
-        that runs of every length share the frame of their figure's height."""
+        """The artists a new run replaces, drawn over the kept frame."""
         ax = self.figure.axes[0]
-        return [*diagram_of(ax).artists, ax.yaxis, ax.title, self.footer]
+        return [*diagram_of(ax).artists, ax.title, self.footer]
 
     def stamps(self) -> list[tuple[Any, Any]]:
-        """The legend, pasted from its pixels for the same symbols."""
-        legend = self.figure.axes[0].get_legend()
-        return [(legend, self.legend_used)] if legend is not None else []
+        """The legend, pasted from its pixels for the same symbols, and the time axis, for the same
+        span of time (a few spans come back run after run): outside the frame, so that runs of
+        every length share the frame of their figure's height."""
+        ax = self.figure.axes[0]
+        label = ax.yaxis.label
+        found = [(ax.yaxis, ("time axis", ax.get_ylim(), label.get_text(), tuple(label.get_position())))]
+        legend = ax.get_legend()
+        return [(legend, self.legend_used), *found] if legend is not None else found
 
 
 def plot_inches(report: Report, nodes: Any = None, sizes: tuple[float, ...] = (3.5, 5.0, 7.0, 9.5, 12.0)) -> float:
