@@ -163,6 +163,9 @@ class Bookkeeper(Node):
                 if n % 3 == 0 and "old" in self.durable:
                     del self.durable["old"]                # a delete inside a block: the store's order matters
                 self.durable["old"] = [n, msg_id]
+                if n % 4 == 2 and ("count", 3) in self.durable:
+                    del self.durable[("count", 3)]         # a delete whose key is not written again
+                    self.durable[("after", n)] = n         # (the commit keeps the store as it is), a new key
                 receipt = self.apply(body)
                 with self.atomic():                        # nested: joins the outer block
                     self.durable[("count", n % 4)] = n

@@ -263,7 +263,7 @@ class Durable(MutableMapping):
     see them at once); a crash or an exception discards them.
     """
 
-    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost", "_undo", "_reordered", "_order")
+    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost", "_undo", "_reordered", "_order", "_moved")
 
     def __init__(self, host: "Host") -> None:
         self._data: dict = {}
@@ -276,6 +276,7 @@ class Durable(MutableMapping):
         self._undo: dict | None = None
         self._reordered = False    # the block deleted a key: its commit must restore the store's order
         self._order: list = []     # ... the store's keys, in order, when it first deleted one
+        self._moved = False        # ... and wrote a key it had deleted: the key went to the end of the store
 
     def _value(self, key: Hashable) -> Any:
         if not self._host.up:
@@ -343,8 +344,11 @@ class Durable(MutableMapping):
             self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
         if self._pending is None:
             undo = self._undo
-            if undo is not None and key not in undo:
-                undo[key] = self._data.get(key, _DELETED)
+            if undo is not None:
+                if key not in undo:
+                    undo[key] = self._data.get(key, _DELETED)
+                elif self._reordered and key not in self._data:  # deleted earlier in the block
+                    self._moved = True
             self._data[key] = stored
         else:
             self._pending[key] = stored
@@ -400,7 +404,12 @@ class Durable(MutableMapping):
         return before
 
     def _commit_through(self) -> None:
-        if self._reordered:  # as a pending transaction commits: the store's keys, then new ones in order
+        # As a pending transaction commits: the store's keys in their order, then the new ones in the
+        # order the block first wrote them. Deleting keys and adding new ones at the end leaves the
+        # store in that order already; only a key written again after its delete (now at the end)
+        # needs the store rebuilt, which costs a pass over every key: a broker that deletes one key
+        # per ack must not pay it at every ack.
+        if self._moved:
             after, data = self._before_block(), self._data
             for key in self._undo:
                 value = data.get(key, _DELETED)
@@ -410,7 +419,7 @@ class Durable(MutableMapping):
                     after[key] = value
             data.clear()
             data.update(after)
-        self._reordered, self._order = False, []
+        self._reordered, self._moved, self._order = False, False, []
 
     def _roll_back_through(self) -> None:
         data, undo = self._data, self._undo
@@ -424,7 +433,7 @@ class Durable(MutableMapping):
                     data.pop(key, None)
                 else:
                     data[key] = old
-        self._undo, self._reordered, self._order = None, False, []
+        self._undo, self._reordered, self._moved, self._order = None, False, False, []
 
     def _merged(self) -> dict:
         if self._pending is None:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -373,10 +374,11 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     _check_traced(report)
     windows = _check_partitions(partitions)
     chosen, left_out = _select_messages(report, messages)
-    indices = _drawn_indices(report.trace, chosen, len(chosen) == report.n_messages)
-    lanes = _lanes([report.trace[i] for i in indices], nodes)
+    trace = list(report.trace)  # (a trace makes each event when read: read it once)
+    indices = _drawn_indices(trace, chosen, len(chosen) == report.n_messages)
+    lanes = _lanes([trace[i] for i in indices], nodes)
     if nodes is not None:  # a lane for a node the run does not have would stay empty: say so
-        present = list(dict.fromkeys([*_lanes(report.trace, None), *(report.points or {})]))  # a node that did nothing included
+        present = list(dict.fromkeys([*_lanes(trace, None), *(report.points or {})]))  # a node that did nothing included
         for name in lanes:
             if name not in present:
                 raise ValueError(f"nodes names node {name!r}{did_you_mean(name, present)}, which is not a node of "
@@ -388,7 +390,7 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
             title += f"\nrun stopped ({report.status})"
     elif left_out:
         title += left_out
-    plan = _plan(report.trace, indices, lanes, windows, annotate)
+    plan = _plan(trace, indices, lanes, windows, annotate)
     if ax is None:
         rows = math.ceil(len(plan.used) / legend_columns(_plot_width(len(lanes)))) if legend else 0
         per_time = words_per_time(plan, lanes)
@@ -418,6 +420,7 @@ class _Plan:
     used: list[str] = field(default_factory=list)
     lo: float = math.inf    # the frame's first and last moments (the run, and the words beside it)
     hi: float = -math.inf
+    trace: Sequence[Event] = field(default=(), repr=False)  # the run's events, read once
 
     def __post_init__(self) -> None:
         self.lo = min(self.lo, self.t0 - 0.6)
@@ -425,9 +428,10 @@ class _Plan:
 
 
 def _plan(trace: Sequence[Event], indices: list[int], lanes: list[str], windows: tuple, annotate: bool) -> _Plan:
+    trace = trace if isinstance(trace, list) else list(trace)
     drawn = set(indices)
     on_lanes = set(lanes)
-    events = [(i, trace[i]) for i in indices if trace[i].node in on_lanes]
+    events = [(i, e) for i, e in ((i, trace[i]) for i in indices) if e.node in on_lanes]
     annotations = [a for a in story(trace) if a.index in drawn and a.node in on_lanes
                    and (not a.on_wire or trace[a.index].peer in on_lanes)] if annotate else []
     times = [t for _, e in events for t in (e.time, e.until) if t is not None]
@@ -456,7 +460,15 @@ def _plan(trace: Sequence[Event], indices: list[int], lanes: list[str], windows:
         kinds["duplicate-ignored"] += 1
     if shown:
         kinds["outage"] += 1
-    return _Plan(events, annotations, shown, t0, t1, [k for k in LEGEND_ORDER if kinds[k]])
+    return _Plan(events, annotations, shown, t0, t1, [k for k in LEGEND_ORDER if kinds[k]], trace=trace)
+
+
+def _line(ax: Axes, xs: Sequence[float], ys: Sequence[float], **style: Any) -> Line2D:
+    """``ax.plot(xs, ys, **style)[0]`` without plot's parsing of its arguments and without updating the
+    Axes' data limits, which cost more than the line (a panel draws a few dozen lines at every move of
+    a slider; a diagram sets its limits itself). Every line of a diagram has its colour, or markers
+    coloured on their own: none takes the next colour of the Axes' cycle."""
+    return ax.add_artist(Line2D(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), **style))
 
 
 class Diagram:
@@ -464,6 +476,7 @@ class Diagram:
 
     def __init__(self, ax: Axes, report: Report, plan: _Plan, lanes: list[str]) -> None:
         self.ax, self.report, self.plan, self.lanes = ax, report, plan, lanes
+        self.trace = plan.trace if plan.trace else report.trace
         self.x = {name: float(i) for i, name in enumerate(lanes)}
         self.arrows: list[tuple[int, Any, tuple[float, float, float, float]]] = []  # (index, artist, geometry)
         self.marks: dict[str, Line2D] = {}
@@ -479,7 +492,7 @@ class Diagram:
         ax, plan, x = self.ax, self.plan, self.x
         lo, hi = plan.lo, plan.hi
         for name in self.lanes:
-            self._add(ax.plot([x[name], x[name]], [lo, hi], color="0.55", lw=1.2, zorder=1, gid="lane")[0])
+            self._add(_line(ax, [x[name], x[name]], [lo, hi], color="0.55", lw=1.2, zorder=1, gid="lane"))
         left, right = min(x.values()), max(x.values())
         for start, end, *link in plan.windows:  # the partition, across the wires (of one link, if named)
             if link and not set(link[0]) <= set(x):
@@ -504,7 +517,7 @@ class Diagram:
                              gid="arrow")
                 if e.fate in ("lost", "partitioned"):
                     xm, ym = (x0 + x1) / 2, (y0 + y1) / 2  # stopped half-way: it left, and never arrived
-                    artist = ax.plot([x0, xm], [y0, ym], **style)[0]
+                    artist = _line(ax, [x0, xm], [y0, ym], **style)
                     self._mark("drop" if e.fate == "lost" else "partition", xm, ym, i)
                     geometry = (x0, y0, xm, ym)
                 else:
@@ -535,8 +548,8 @@ class Diagram:
         for name, (i, start) in down_since.items():  # still down at the end of the run
             self._band(x[name], start, hi, i, None)
         for gid, points in self.mark_points.items():
-            line = ax.plot([p[0] for p in points], [p[1] for p in points], linestyle="none", gid=gid,
-                           zorder=5 if gid in ("drop", "partition") else 4, **MARKS[gid])[0]
+            line = _line(ax, [p[0] for p in points], [p[1] for p in points], linestyle="none", gid=gid,
+                         zorder=5 if gid in ("drop", "partition") else 4, **MARKS[gid])
             self.marks[gid] = self._add(line)
         marks = [(px, py, MARKS[gid]["markersize"] / 2) for gid, points in self.mark_points.items()
                  for px, py, _ in points] + heads
@@ -547,13 +560,15 @@ class Diagram:
         margin = _COLUMN / _gap(n)  # the label columns, in lane gaps
         ax.set_xlim(-margin - 0.02, n - 1 + margin + 0.02)
         ax.set_ylim(hi + 0.2, lo - 0.2)  # time runs down; the axis fits the run
-        ax.set_xticks([x[name] for name in self.lanes], self.lanes, fontsize=10, fontweight="bold")
-        ax.xaxis.tick_top()
-        ax.tick_params(axis="x", length=0, pad=4)
-        ax.set_ylabel("simulated time", fontsize=FONT)
-        ax.tick_params(axis="y", labelsize=FONT)
-        for spine in ("right", "bottom", "top"):
-            ax.spines[spine].set_visible(False)
+        last = getattr(ax, "semantics_diagram", None)
+        if not (isinstance(last, Diagram) and last.lanes == self.lanes):  # (a panel's next run keeps the frame)
+            ax.set_xticks([x[name] for name in self.lanes], self.lanes, fontsize=10, fontweight="bold")
+            ax.xaxis.tick_top()
+            ax.tick_params(axis="x", length=0, pad=4)
+            ax.set_ylabel("simulated time", fontsize=FONT)
+            ax.tick_params(axis="y", labelsize=FONT)
+            for spine in ("right", "bottom", "top"):
+                ax.spines[spine].set_visible(False)
         ax.set_title(title, fontsize=10, pad=20, y=1.0)  # a fixed y: auto-placement measures every tick label
         if legend and self.plan.used:
             handles = legend_handles(self.plan.used)
@@ -583,10 +598,19 @@ class Diagram:
         blocks: list[Block] = []
         beside: dict[tuple[str, float], Block] = {}
         on_wire: dict[tuple[float, float], Block] = {}
-        trace, x = self.report.trace, self.x
+        trace, x = self.trace, self.x
         first = self.lanes[0]
+        # a panel that draws run after run in one Axes leaves the words of its last run here, by
+        # (words, gid), to be written again: the same words in the same style, without making them anew
+        spare = getattr(self.ax, "semantics_spare_words", None) or {}
         for a in self.plan.annotations:
-            text = Text(0, 0, a.text, fontsize=FONT, gid=f"{a.kind}-label", **_TEXT_STYLE[a.kind])
+            gid = f"{a.kind}-label"
+            kept = spare.get((a.text, gid))
+            if kept:
+                text = kept.pop()
+                text.set_visible(True)
+            else:
+                text = Text(0, 0, a.text, fontsize=FONT, gid=gid, **_TEXT_STYLE[a.kind])
             text.semantics_index = a.index
             if a.on_wire:
                 e = trace[a.index]
@@ -619,9 +643,9 @@ class Diagram:
         """Show only what happened up to trace event ``last`` (None: everything), at time ``now``:
         messages still in flight are drawn up to where they are."""
         if last is None:
-            last, now = len(self.report.trace), math.inf
+            last, now = len(self.trace), math.inf
         elif now is None:
-            now = self.report.trace[last].time if 0 <= last < len(self.report.trace) else -math.inf
+            now = self.trace[last].time if 0 <= last < len(self.trace) else -math.inf
         for i, artist, (x0, y0, x1, y1) in self.arrows:
             artist.set_visible(i <= last)
             if i > last:
@@ -655,7 +679,7 @@ class Diagram:
         self.ax.figure.stale = True
 
     def _band_end(self, restart: int, band: Rectangle) -> float:
-        return self.report.trace[restart].time
+        return self.trace[restart].time
 
 
 def diagram_of(fig_or_ax: Figure | Axes) -> Diagram:
@@ -702,10 +726,11 @@ def sequence_diagrams(reports: Mapping[str, Report], *, partitions: Any = None, 
         windows = windows_of[label] = _check_partitions(partitions.get(label) if isinstance(partitions, Mapping)
                                                         else partitions)
         chosen, _ = _select_messages(report, (messages or {}).get(label))
-        indices = _drawn_indices(report.trace, chosen, len(chosen) == report.n_messages)
-        lanes_of[label] = _lanes([report.trace[i] for i in indices],
+        trace = list(report.trace)
+        indices = _drawn_indices(trace, chosen, len(chosen) == report.n_messages)
+        lanes_of[label] = _lanes([trace[i] for i in indices],
                                  nodes.get(label) if isinstance(nodes, Mapping) else nodes)
-        plans[label] = _plan(report.trace, indices, lanes_of[label], windows, True)
+        plans[label] = _plan(trace, indices, lanes_of[label], windows, True)
     n = len(reports)
     widest = max(_plot_width(len(lanes)) for lanes in lanes_of.values())
     fits = max(1, int((MAX_WIDTH - 0.1) // (_LEFT + widest)))

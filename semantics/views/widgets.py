@@ -469,6 +469,7 @@ class KeptDiagram:
         self.figure: Figure | None = None
         self.footer: Any = None
         self.legend_used: tuple[str, ...] | None = None
+        self.legends: OrderedDict[tuple[str, ...], Any] = OrderedDict()  # by symbols: runs come back to a few
 
     def draw(self, report: Report, *, title: str, plot: float, footer: str = "", nodes: Any = None,
              partitions: Any = None) -> Figure:
@@ -489,17 +490,29 @@ class KeptDiagram:
             self.footer.set_y(0.08 / height)
         ax = fig.axes[0]
         old = getattr(ax, "semantics_diagram", None)
+        spare: dict[tuple[str, str], list] = {}
         if old is not None:
             for artist in old.artists:
                 artist.remove()
+            for text in old.layer.get_children() if old.layer is not None else ():
+                spare.setdefault((text.get_text(), text.get_gid()), []).append(text)
         self.footer.set_text(_wrap(footer))
-        sequence_diagram(report, ax=ax, title=title, legend=False, nodes=nodes, partitions=partitions)
+        ax.semantics_spare_words = spare  # (the words of the last run, written again where the new one has them)
+        try:
+            sequence_diagram(report, ax=ax, title=title, legend=False, nodes=nodes, partitions=partitions)
+        finally:
+            ax.semantics_spare_words = None
         used = tuple(diagram_of(ax).plan.used)
         if used != self.legend_used:  # the symbols this run shows, and only those
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()
-            ax.legend(handles=legend_handles(used), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
-                      fontsize=FONT, frameon=False, borderaxespad=0.4, handlelength=1.8, columnspacing=1.2)
+            legend = self.legends.pop(used, None)
+            if legend is None:  # (building a legend costs more than drawing it: each is kept)
+                legend = ax.legend(handles=legend_handles(used), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                                   ncol=3, fontsize=FONT, frameon=False, borderaxespad=0.4, handlelength=1.8,
+                                   columnspacing=1.2)
+            ax.legend_ = legend
+            self.legends[used] = legend
+            while len(self.legends) > 32:
+                self.legends.popitem(last=False)
             self.legend_used = used
         end, start = ax.get_ylim()
         end = 5 * -(-(end - 0.8) // 5) + 0.8
@@ -513,15 +526,19 @@ class KeptDiagram:
         return fig
 
     def dynamic(self) -> list[Any]:
-        """The artists a new run replaces, drawn over the kept frame; the time axis among them, so
-        that runs of every length share the frame of their figure's height."""
+        """The artists a new run replaces, drawn over the kept frame."""
         ax = self.figure.axes[0]
-        return [*diagram_of(ax).artists, ax.yaxis, ax.title, self.footer]
+        return [*diagram_of(ax).artists, ax.title, self.footer]
 
     def stamps(self) -> list[tuple[Any, Any]]:
-        """The legend, pasted from its pixels for the same symbols."""
-        legend = self.figure.axes[0].get_legend()
-        return [(legend, self.legend_used)] if legend is not None else []
+        """The legend, pasted from its pixels for the same symbols, and the time axis, for the same
+        span of time (a few spans come back run after run): outside the frame, so that runs of
+        every length share the frame of their figure's height."""
+        ax = self.figure.axes[0]
+        label = ax.yaxis.label
+        found = [(ax.yaxis, ("time axis", ax.get_ylim(), label.get_text(), tuple(label.get_position())))]
+        legend = ax.get_legend()
+        return [(legend, self.legend_used), *found] if legend is not None else found
 
 
 def plot_inches(report: Report, nodes: Any = None, sizes: tuple[float, ...] = (3.5, 5.0, 7.0, 9.5, 12.0)) -> float:
@@ -529,9 +546,10 @@ def plot_inches(report: Report, nodes: Any = None, sizes: tuple[float, ...] = (3
     multiple of 5 (as KeptDiagram draws it), keeps its words beside their moments."""
     from .diagram import _drawn_indices, _lanes, _plan, words_per_time
 
-    indices = _drawn_indices(report.trace, set(range(report.n_messages)), True)
-    lanes = _lanes([report.trace[i] for i in indices], nodes)
-    plan = _plan(report.trace, indices, lanes, (), True)
+    trace = list(report.trace)  # (a trace makes each event when read: read it once)
+    indices = _drawn_indices(trace, set(range(report.n_messages)), True)
+    lanes = _lanes([trace[i] for i in indices], nodes)
+    plan = _plan(trace, indices, lanes, (), True)
     per_time = words_per_time(plan, lanes)
     span = 5 * -(-(plan.hi - plan.lo) // 5)
     needed = plot_height(span - 1.2, per_time)
