@@ -544,32 +544,14 @@ class Node:
 
 class QuickDurable(Durable):
     """``Durable`` of a node that cannot crash (the node of ``QuickAtomic``): it is always up, and its
-    ``atomic()`` writes through (no pending transaction), so membership is a dict lookup and a write
-    skips the checks for a crash and a pending block. The same store otherwise (the host switches its
+    ``atomic()`` writes through (no pending transaction), so membership is a dict lookup, the check a
+    deduplicating receiver makes on every message. The same store otherwise (the host switches its
     store's class; tests/test_fast_path.py compares whole reports with the general path's)."""
 
     __slots__ = ()
 
     def __contains__(self, key: object) -> bool:
         return key in self._data
-
-    def __setitem__(self, key: Hashable, value: Any) -> None:
-        kind = type(key)
-        if kind is not str and not (kind is tuple and len(key) == 2 and type(key[0]) in _ATOMS
-                                    and type(key[1]) in _ATOMS):  # ("done", msg_id): the common key
-            key = _key_copy(key, "self.durable key")
-        stored = value
-        if type(value) not in _ATOMS:
-            stored, mutable = _store_copy(value, f"self.durable[{_short(key)}]")
-            if mutable:
-                stored = _Box(stored)
-        if self._reads:
-            self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
-        data, undo = self._data, self._undo
-        if undo is not None and key not in undo:
-            undo[key] = data.get(key, _DELETED)
-        data[key] = stored
-        self._host.points += 1
 
 
 class QuickAtomic:
