@@ -86,7 +86,8 @@ class _TextCachingRenderer(RendererAgg):
             found = None, None, None
             font = get_font(fontManager._find_fonts_by_props(prop))
             for table_name, gap_key, ascent_key, descent_key in (
-                    ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"), ("hhea", "lineGap", "ascent", "descent")):
+                    ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                    ("hhea", "lineGap", "ascent", "descent")):
                 table = font.get_sfnt_table(table_name)
                 if table is None:
                     continue
@@ -178,10 +179,11 @@ _glyphs: dict = {}  # (font, glyph, size, dpi, flags, mode, pen's fraction of a 
 
 def _glyph(ft: FT2Font, index: int, size: float, dpi: float, flags: Any, mode: Any, x: int, y: int
            ) -> tuple[np.ndarray, int, int]:
-    """Glyph ``index`` of ``ft`` rendered upright and antialiased (``mode``) with the pen at (x, y) 64ths
-    of a pixel: its coverage and the place of its top-left pixel. The glyphs of a new string (the numbers under a diagram
-    change at every move) are mostly glyphs drawn before: a pen moved by whole pixels moves the
-    rasterised glyph by as many, so each is rendered once per fraction of a pixel and shifted."""
+    """Glyph ``index`` of ``ft`` rendered upright and antialiased (``mode``) with the pen at (x, y)
+    64ths of a pixel: its coverage and the place of its top-left pixel. The glyphs of a new string
+    (the numbers under a diagram change at every move) are mostly glyphs drawn before: a pen moved
+    by whole pixels moves the rasterised glyph by as many, so each is rendered once per fraction of
+    a pixel and shifted."""
     whole_x, part_x = divmod(x, 0x40)
     whole_y, part_y = divmod(y, 0x40)
     key = (id(ft), index, size, dpi, flags, mode, part_x, part_y)
