@@ -5,7 +5,12 @@ stacked lines tied to an anchor (a point on a lane, or a mark on the wire), with
 prefers. The layer places the blocks when it is drawn, in pixels, because only then are the
 Axes' final position and size known (a figure with a layout engine moves its Axes at draw time):
 each block takes the first free spot among candidates around its anchor, free meaning clear of
-the blocks placed before it, of the obstacles (segments and marks) and of the Axes' edges.
+the blocks placed before it, of the obstacles (segments and marks) and of the Axes' edges. A block
+beside a lane that finds no free spot (blocks of moments closer together than their lines are tall,
+each taking the middle of the room the next one needs) makes room: the blocks on that side of
+that lane are restacked as one column, in time order, each moved as little as the others need,
+with a leader line to any block moved off its anchor (the diagram is made tall enough for such a
+column: ``diagram.words_per_time``).
 Placements are kept while the geometry stays the same, so a panel that redraws, or a stepper
 that shows more of the run, sees every label where it was.
 """
@@ -112,9 +117,8 @@ class LabelLayer(Artist):
             centres = to_px(self.marks[:, :2])
             r = self.marks[:, 2:3] * renderer.dpi / 72
             marks = np.hstack([centres - r, centres + r])
-        taken = [marks]
         bounds = (box.x0 + 1, box.y0 + 1, box.x1 - 1, box.y1 - 1)
-        # the most constrained first: labels on the wire, between arrows; then by time
+        placed = _Placed(marks, segments, bounds)
         # The most constrained first: words on the wire, between arrows; then the lanes' words in
         # time order; last, the wire's words that found no room there, beside their sender's lane.
         later = []
@@ -122,19 +126,110 @@ class LabelLayer(Artist):
             sizes = [_size(text, renderer) for text in block.lines]
             ax_, ay_ = to_px([block.anchor])[0]
             chosen, block.crowded = _first_free(_candidates(ax_, ay_, *_extent(sizes), block.side, block.gap,
-                                                            sizes[0][1]), np.vstack(taken), segments, bounds)
+                                                            sizes[0][1]), placed.taken(), segments, bounds)
             if block.crowded and block.fallback is not None:
                 later.append((block, sizes))
                 continue
-            taken.append(np.array([chosen]))
-            _put(block, sizes, chosen, (ax_, ay_), to_px)
+            if block.crowded:
+                chosen = placed.restack(block, sizes, (ax_, ay_), block.side, block.gap, chosen, to_px)
+            placed.add(block, sizes, chosen, (ax_, ay_), block.side != 0, to_px)
         for block, sizes in later:
             (fx, fy), side = block.fallback
             fx_, fy_ = to_px([(fx, fy)])[0]
             chosen, block.crowded = _first_free(_candidates(fx_, fy_, *_extent(sizes), side, 15.0, sizes[0][1]),
-                                                np.vstack(taken), segments, bounds)
-            taken.append(np.array([chosen]))
-            _put(block, sizes, chosen, (fx_, fy_), to_px)
+                                                placed.taken(), segments, bounds)
+            if block.crowded:
+                chosen = placed.restack(block, sizes, (fx_, fy_), side, 15.0, chosen, to_px)
+            placed.add(block, sizes, chosen, (fx_, fy_), True, to_px)
+
+
+class _Placed:
+    """The blocks placed so far, each with the box it took and the anchor it was placed beside; and a
+    way to make room for one that finds none: restacking the column of words beside its lane."""
+
+    def __init__(self, marks: np.ndarray, segments: np.ndarray, bounds: tuple) -> None:
+        self.marks, self.segments, self.bounds = marks, segments, bounds
+        self.blocks: list[Block] = []
+        self.sizes: list[list[tuple[float, float]]] = []
+        self.anchors: list[tuple[float, float]] = []
+        self.beside: list[bool] = []       # placed beside a lane (not on the wire): part of a column
+        self.boxes = np.empty((0, 4))
+
+    def taken(self) -> np.ndarray:
+        return np.vstack([self.marks, self.boxes])
+
+    def add(self, block: Block, sizes: list, chosen: tuple, anchor: tuple[float, float], beside: bool,
+            to_px: Any) -> None:
+        self.blocks.append(block)
+        self.sizes.append(sizes)
+        self.anchors.append(anchor)
+        self.beside.append(beside)
+        self.boxes = np.vstack([self.boxes, np.array([chosen])])
+        _put(block, sizes, chosen, anchor, to_px)
+
+    def restack(self, block: Block, sizes: list, anchor: tuple[float, float], side: int, gap: float,
+                chosen: tuple, to_px: Any) -> tuple:
+        """Make room for ``block``, which found no free place beside its lane at ``anchor``: the blocks
+        already placed on that side of that lane and ``block`` become one column, in the order of
+        their anchors (time), each as near as it can be to where it was (``block`` to its anchor),
+        none overlapping, inside the Axes. Taken when the column is clear of every arrow, mark and
+        other label; the blocks it moved are set at their new places (with a leader line when off
+        their anchor). Returns the box for ``block``: its place in the column, or ``chosen`` (the
+        place that covers least) when no column is clear."""
+        x, y = anchor
+        width, height = _extent(sizes)
+        x0 = x + gap if side > 0 else x - gap - width
+        mine = np.array([x0, y - height / 2, x0 + width, y + height / 2])
+        members = [i for i, (beside, (ax_, _)) in enumerate(zip(self.beside, self.anchors))
+                   if beside and abs(ax_ - x) < 0.5 and (self.boxes[i, 0] >= x) == (side > 0)]
+        boxes = np.vstack([self.boxes[members], mine[None, :]])
+        ys = [self.anchors[i][1] for i in members] + [y]
+        order = sorted(range(len(boxes)), key=lambda k: (-ys[k], k))  # from the top (earliest) down
+        stacked = _stack(boxes[order], self.bounds[1], self.bounds[3])
+        if stacked is None:
+            return chosen
+        boxes[order] = stacked
+        others = np.delete(self.boxes, members, axis=0)
+        if _clashes(boxes, np.vstack([self.marks, others]), self.segments, self.bounds).any():
+            return chosen
+        for k, i in enumerate(members):
+            if not np.allclose(boxes[k], self.boxes[i]):
+                self.boxes[i] = boxes[k]
+                _put(self.blocks[i], self.sizes[i], tuple(boxes[k]), self.anchors[i], to_px)
+        block.crowded = False
+        return tuple(boxes[-1])
+
+
+_EPS = 1e-3  # pixels: what rounding takes off a box set against another, or against the frame, is given back
+
+
+def _stack(boxes: np.ndarray, low: float, high: float) -> np.ndarray | None:
+    """The boxes (ordered from the top down) moved up or down, as little as can be (least squares),
+    so that each lies below the one before it with PAD between them, all between ``low`` and
+    ``high``; None when they cannot fit.
+
+    With each box's centre written c_i = v_i - D_i, where D_i adds up the half heights and gaps above
+    it, "below the one before" is v_i <= v_(i-1): a decreasing (isotonic) regression of the wanted
+    centres shifted by D, solved by pooling adjacent violators, then clipped to the bounds (which
+    are the same for every v)."""
+    heights = boxes[:, 3] - boxes[:, 1]
+    centres = (boxes[:, 1] + boxes[:, 3]) / 2
+    gap = PAD + _EPS  # (a box is clear of another PAD away: no more, or the frame may not hold the column)
+    offsets = np.concatenate([[0.0], np.cumsum((heights[:-1] + heights[1:]) / 2 + gap)])
+    upper = high - _EPS - heights[0] / 2
+    lower = low + _EPS + heights[-1] / 2 + offsets[-1]
+    if lower > upper:
+        return None
+    pools: list[list[float]] = []  # [sum, count] of pooled targets, each pool's mean below the last's
+    for target in centres + offsets:
+        pools.append([target, 1])
+        while len(pools) > 1 and pools[-1][0] / pools[-1][1] > pools[-2][0] / pools[-2][1]:
+            total, count = pools.pop()
+            pools[-1][0] += total
+            pools[-1][1] += count
+    v = np.concatenate([np.full(count, total / count) for total, count in pools])
+    shift = np.clip(v, lower, upper) - offsets - centres
+    return boxes + np.column_stack([np.zeros_like(shift), shift, np.zeros_like(shift), shift])
 
 
 def _extent(sizes: list[tuple[float, float]]) -> tuple[float, float]:
@@ -220,6 +315,16 @@ def _first_free(candidates: np.ndarray, taken: np.ndarray, segments: np.ndarray,
                 ) -> tuple[tuple, bool]:
     """The first candidate clear of ``taken`` boxes, ``segments`` and inside ``bounds`` (and False);
     when none is, the one that covers the least (and True)."""
+    score = _clashes(candidates, taken, segments, bounds)
+    free = np.flatnonzero(score == 0)
+    if len(free):
+        return tuple(candidates[free[0]]), False
+    return tuple(candidates[int(np.argmin(score))]), True
+
+
+def _clashes(candidates: np.ndarray, taken: np.ndarray, segments: np.ndarray, bounds: tuple) -> np.ndarray:
+    """For each candidate box, how many ``taken`` boxes and ``segments`` it covers (with PAD around
+    it), and 100 more when it is not inside ``bounds``."""
     padded = candidates + np.array([-PAD, -PAD, PAD, PAD])
     inside = ((candidates[:, 0] >= bounds[0]) & (candidates[:, 1] >= bounds[1])
               & (candidates[:, 2] <= bounds[2]) & (candidates[:, 3] <= bounds[3]))
@@ -230,11 +335,7 @@ def _first_free(candidates: np.ndarray, taken: np.ndarray, segments: np.ndarray,
         clashes += overlap.sum(axis=1)
     if len(segments):
         clashes += _crossings(padded, segments).sum(axis=1)
-    free = np.flatnonzero(inside & (clashes == 0))
-    if len(free):
-        return tuple(candidates[free[0]]), False
-    score = clashes + 100 * ~inside
-    return tuple(candidates[int(np.argmin(score))]), True
+    return clashes + 100 * ~inside
 
 
 def _crossings(boxes: np.ndarray, segments: np.ndarray) -> np.ndarray:
