@@ -85,6 +85,14 @@ def test_a_crowded_at_most_once_run_with_duplicates_draws_a_readable_diagram():
     check_readable(plots.sequence_diagram(report), "at-most-once seed 464")
 
 
+def test_a_column_restacked_down_to_the_frames_foot_draws_a_readable_diagram():
+    # the crowded column's last block set exactly on the frame's lower edge (rounding put it a hair
+    # outside, and the column was refused): effects of m7 and m8 one time unit apart, m8 duplicated
+    report = semantics.simulate("at-most-once", n_messages=8, loss=0.2, ack_loss=0.3, duplicate=0.3, jitter=0.0,
+                                crash_prob=0.05, timeout=2.5, seed=1818, trace=True)
+    check_readable(plots.sequence_diagram(report), "at-most-once seed 1818")
+
+
 def test_the_overlap_check_sees_an_overlap_and_a_label_on_an_arrow():
     # the checks themselves can fail: two texts drawn at one place, a label across an arrow
     report = semantics.simulate("at-least-once", n_messages=2, loss=0.5, ack_loss=0.5, seed=1, trace=True)
