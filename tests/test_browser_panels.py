@@ -223,7 +223,7 @@ def move_every_control(page, output, where: str, rows: list[dict]) -> list[str]:
         start = control.evaluate("c => { const i = c.querySelector('input'); return i ? i.value : null; }")
         is_text = bool(control.query_selector("input[type=number], input[type=text]"))
         toggles = len(control.query_selector_all("button.widget-toggle-button"))
-        for k in range(toggles or PRESSES):  # a toggle goes round its options, back to the first
+        for k in range(2 * toggles or PRESSES):  # a toggle goes round its options twice (a median of 4-6)
             if is_disabled(control):  # a stepper's next button at the last step
                 break
             before = panel_state(output)

@@ -303,25 +303,33 @@ class _Panel(w.VBox):
         """Recompute from the controls and redraw: new text, new PNG bytes in the same widgets."""
         values = self.values
         self.reasons = self.not_applicable(values)
-        for name, control in self.controls.items():
-            reason = self.reasons.get(name)
-            control.disabled = reason is not None
-            control.tooltip = reason
-        self.notes.value = "".join(
-            f"<div style='font-size:12px; color:#555'>{html.escape(_LABELS.get(name, name))} does not apply: "
-            f"{html.escape(reason)}</div>" for name, reason in self.reasons.items())
         try:
             fig = self.compute(values)
         except (ValueError, TypeError) as exc:  # a combination the model refuses: say so, keep the figure
+            self._applies()
             self._show(f"cannot compute: {exc}", "")
             return
+        # The figure goes to the browser first: a change of guarantee also enables or disables several
+        # controls, and each of those is a message the browser would otherwise handle before the image.
         self.image.value = self._blitter.png(fig, self.dynamic(fig), self.stamps(fig))
         self.figure = fig
+        self._applies()
         self.echo = echo_text(values, self.reasons)
         self.echo_line.value = f"<div style='font-size:12px; color:#444'>{html.escape(self.echo)}</div>"
         self._show(self.text, self.stats)
         if self.table:
             self.details.value = _pre(self.table)
+
+    def _applies(self) -> None:
+        """Disable each control that does not apply, with its reason as tooltip and in the notes."""
+        for name, control in self.controls.items():
+            reason = self.reasons.get(name)
+            with control.hold_sync():  # disabled and tooltip in one message
+                control.disabled = reason is not None
+                control.tooltip = reason
+        self.notes.value = "".join(
+            f"<div style='font-size:12px; color:#555'>{html.escape(_LABELS.get(name, name))} does not apply: "
+            f"{html.escape(reason)}</div>" for name, reason in self.reasons.items())
 
     def render(self, fig: Figure) -> bytes:
         """The PNG of ``fig``, redrawing only its dynamic artists over the kept frame."""
