@@ -211,6 +211,12 @@ def move_every_control(page, output, where: str, rows: list[dict]) -> list[str]:
     controls = [c for c in controls if not c.evaluate("c => c.parentElement.closest('.widget-toggle-buttons')")]
     # a choice of guarantee or of swept parameter last: it changes which other controls apply
     controls.sort(key=lambda c: bool(c.query_selector("button.widget-toggle-button")))
+    # a stepper's "previous" right after its "next", so that it has steps to go back over (a median of 6)
+    stepping = [c.evaluate("c => c.tagName === 'BUTTON' ? c.innerText : ''") for c in controls]
+    back = next((i for i, t in enumerate(stepping) if "previous" in t), None)
+    ahead = next((i for i, t in enumerate(stepping) if "next" in t), None)
+    if back is not None and ahead is not None and back < ahead:
+        controls.insert(ahead, controls.pop(back))
     names = []
     for control in controls:
         name = control_name(control)
