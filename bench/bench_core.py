@@ -185,6 +185,7 @@ def main() -> dict[str, str]:
           f"0.05 with crashes), median of {REPEATS}, CPU time; load average {os.getloadavg()[0]:.1f}")
     # the interpreter's build matters as much as a change of the event loop: on the 2-core machine the
     # course was built on, the same code ran 14% faster on Debian's python3.11 than on a pyenv build
+    # configured without --enable-optimizations
     print(f"  interpreter: {platform.python_implementation()} {platform.python_version()}, "
           f"{os.path.realpath(sys.executable)}")
     rate = throughput()
