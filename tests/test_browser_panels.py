@@ -2,7 +2,8 @@
 driven by headless Debian chromium through Playwright, as tests/test_browser.py drives it.
 
 For every lesson (00 to 05, the notebooks but the labs): Run All, then for each panel (an output with controls
-and a figure) and each of its controls: a disabled control must say why it does not apply; an
+and a figure): no label, button or readout cut short with an ellipsis, no figure shown scaled; and for
+each of its controls: a disabled control must say why it does not apply; an
 enabled one is moved as a learner moves it, press by press (a slider's arrow keys, a toggle's next
 button, a seed typed in, a dropdown's next option), and every press must change the panel's figure
 or its numbers, and some press its figure. The time from each key press (or click) to the changed
@@ -207,6 +208,10 @@ def move_every_control(page, output, where: str, rows: list[dict]) -> list[str]:
                              "Math.abs(i.clientWidth - i.naturalWidth) > 1).map(i => [i.naturalWidth, i.clientWidth])")
     if scaled:
         problems.append(f"{where}: figures shown scaled (natural, shown width): {scaled}: blurred text")
+    cut = output.evaluate("o => Array.from(o.querySelectorAll('button, .widget-label, .widget-readout'))"
+                          ".filter(b => b.scrollWidth > b.clientWidth + 1).map(b => b.innerText)")
+    if cut:
+        problems.append(f"{where}: labels cut short (shown with an ellipsis): {cut}")
     controls = output.query_selector_all(CONTROLS)
     controls = [c for c in controls if not c.evaluate("c => c.parentElement.closest('.widget-toggle-buttons')")]
     # a choice of guarantee or of swept parameter last: it changes which other controls apply

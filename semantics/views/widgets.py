@@ -169,7 +169,8 @@ def _random(values: Mapping[str, Any], semantic: str | None = None) -> bool:
 # -- panels ----------------------------------------------------------------------------------------
 
 
-_STYLE = {"description_width": "7.5em"}
+_LABEL_WIDTH = "8em"  # the longest description, "messages/point", whole at JupyterLab's font
+_STYLE = {"description_width": _LABEL_WIDTH}
 
 
 def _slider(description: str, value: float, low: float, high: float, step: float, *, continuous: bool,
@@ -410,7 +411,7 @@ class SweepPanel(_Panel):
             "parameter": w.ToggleButtons(options=[("loss", "loss"), ("ack loss", "ack_loss"),
                                                   ("max retries", "max_retries")],
                                          value=parameter, description="sweep",
-                                         style={"description_width": "7.5em", "button_width": "6.5em"}),
+                                         style={"description_width": _LABEL_WIDTH, "button_width": "7.5em"}),
             "loss": _slider("loss", check_probability("loss", loss), 0.0, 1.0, 0.01, continuous=True),
             "ack_loss": _slider("ack loss", check_probability("ack_loss", ack_loss), 0.0, 1.0, 0.01, continuous=True),
             "max_retries": _int_slider("max retries", check_int("max_retries", max_retries, high=10), 0, 10,
@@ -603,7 +604,7 @@ class DiagramPanel(_RatesUnderDiagram):
             raise ValueError(f"semantic must be one of {', '.join(map(repr, SEMANTICS))}; got {semantic!r}")
         controls = {
             "semantic": w.ToggleButtons(options=list(SEMANTICS), value=semantic, description="guarantee",
-                                        style={"description_width": "7.5em", "button_width": "8em"}),
+                                        style={"description_width": _LABEL_WIDTH, "button_width": "9em"}),
             **_fault_sliders(loss=loss, ack_loss=ack_loss, duplicate=duplicate, jitter=jitter,
                              max_retries=max_retries, timeout=timeout, crash_prob=crash_prob,
                              step=0.05, max_retries_high=6, crash_high=0.3, crash_step=0.01),
@@ -904,7 +905,7 @@ class LeasePanel(_RatesUnderDiagram):
             raise ValueError(f"fencing must be one of {', '.join(map(repr, FENCING))}; got {fencing!r}")
         controls = {
             "fencing": w.ToggleButtons(options=list(FENCING), value=fencing, description="store",
-                                       style={"description_width": "7.5em", "button_width": "9em"}),
+                                       style={"description_width": _LABEL_WIDTH, "button_width": "9em"}),
             "lease": _slider("lease", check_number("lease", lease, low=4.5, high=20.0), 4.5, 20.0, 0.5,
                              continuous=False, fmt=".1f"),
             "c1_work": _slider("c1 works", check_number("c1_work", c1_work, low=0.5, high=20.0), 0.5, 20.0, 0.5,
