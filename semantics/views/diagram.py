@@ -235,6 +235,14 @@ def _drawn_indices(trace: Sequence[Event], chosen: set[int], everything: bool = 
             or (e.logical is None and e.kind != "send" and start <= e.time <= end)]
 
 
+def _drawn(report: Report, chosen: set[int], nodes: Any) -> tuple[list[Event], list[int], list[str]]:
+    """The run's events (read once: a trace makes each event when read), the indices of those drawn
+    (the ``chosen`` messages') and the lanes they are drawn on."""
+    trace = list(report.trace)
+    indices = _drawn_indices(trace, chosen, len(chosen) == report.n_messages)
+    return trace, indices, _lanes([trace[i] for i in indices], nodes)
+
+
 # -- the figure -----------------------------------------------------------------------------------
 
 
@@ -374,9 +382,7 @@ def sequence_diagram(report: Report, *, ax: Axes | None = None, title: str | Non
     _check_traced(report)
     windows = _check_partitions(partitions)
     chosen, left_out = _select_messages(report, messages)
-    trace = list(report.trace)  # (a trace makes each event when read: read it once)
-    indices = _drawn_indices(trace, chosen, len(chosen) == report.n_messages)
-    lanes = _lanes([trace[i] for i in indices], nodes)
+    trace, indices, lanes = _drawn(report, chosen, nodes)
     if nodes is not None:  # a lane for a node the run does not have would stay empty: say so
         present = list(dict.fromkeys([*_lanes(trace, None), *(report.points or {})]))  # a node that did nothing included
         for name in lanes:
@@ -427,8 +433,7 @@ class _Plan:
         self.hi = max(self.hi, self.t1 + 0.6)
 
 
-def _plan(trace: Sequence[Event], indices: list[int], lanes: list[str], windows: tuple, annotate: bool) -> _Plan:
-    trace = trace if isinstance(trace, list) else list(trace)
+def _plan(trace: list[Event], indices: list[int], lanes: list[str], windows: tuple, annotate: bool) -> _Plan:
     drawn = set(indices)
     on_lanes = set(lanes)
     events = [(i, e) for i, e in ((i, trace[i]) for i in indices) if e.node in on_lanes]
@@ -476,7 +481,7 @@ class Diagram:
 
     def __init__(self, ax: Axes, report: Report, plan: _Plan, lanes: list[str]) -> None:
         self.ax, self.report, self.plan, self.lanes = ax, report, plan, lanes
-        self.trace = plan.trace if plan.trace else report.trace
+        self.trace = plan.trace
         self.x = {name: float(i) for i, name in enumerate(lanes)}
         self.arrows: list[tuple[int, Any, tuple[float, float, float, float]]] = []  # (index, artist, geometry)
         self.marks: dict[str, Line2D] = {}
@@ -726,10 +731,8 @@ def sequence_diagrams(reports: Mapping[str, Report], *, partitions: Any = None, 
         windows = windows_of[label] = _check_partitions(partitions.get(label) if isinstance(partitions, Mapping)
                                                         else partitions)
         chosen, _ = _select_messages(report, (messages or {}).get(label))
-        trace = list(report.trace)
-        indices = _drawn_indices(trace, chosen, len(chosen) == report.n_messages)
-        lanes_of[label] = _lanes([trace[i] for i in indices],
-                                 nodes.get(label) if isinstance(nodes, Mapping) else nodes)
+        trace, indices, lanes_of[label] = _drawn(report, chosen,
+                                                 nodes.get(label) if isinstance(nodes, Mapping) else nodes)
         plans[label] = _plan(trace, indices, lanes_of[label], windows, True)
     n = len(reports)
     widest = max(_plot_width(len(lanes)) for lanes in lanes_of.values())

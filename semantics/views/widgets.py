@@ -553,11 +553,9 @@ class KeptDiagram:
 def plot_inches(report: Report, nodes: Any = None, sizes: tuple[float, ...] = (3.5, 5.0, 7.0, 9.5, 12.0)) -> float:
     """The smallest of ``sizes`` in which ``report``'s diagram, its time axis rounded up to a
     multiple of 5 (as KeptDiagram draws it), keeps its words beside their moments."""
-    from .diagram import _drawn_indices, _lanes, _plan, words_per_time
+    from .diagram import _drawn, _plan, words_per_time
 
-    trace = list(report.trace)  # (a trace makes each event when read: read it once)
-    indices = _drawn_indices(trace, set(range(report.n_messages)), True)
-    lanes = _lanes([trace[i] for i in indices], nodes)
+    trace, indices, lanes = _drawn(report, set(range(report.n_messages)), nodes)
     plan = _plan(trace, indices, lanes, (), True)
     per_time = words_per_time(plan, lanes)
     span = 5 * -(-(plan.hi - plan.lo) // 5)
