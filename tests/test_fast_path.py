@@ -195,6 +195,38 @@ def test_the_write_through_block_is_held_to_the_transaction(interval):
     assert quick_log == general_log and any(r == -1 for _, _, r, _ in quick_log)  # some blocks rolled back
 
 
+class OwnAtomic(Node):
+    """A class that wraps atomic() (calling Node's): its blocks are pending transactions even on the quick
+    path, and what it reads inside them must be what the general path reads."""
+
+    log: list = []
+
+    def atomic(self):
+        return super().atomic()
+
+    def on_message(self, msg_id, body):
+        with self.atomic():
+            self.durable[("done", msg_id)] = True
+            was = ("old", msg_id) in self.durable
+            self.durable[("old", msg_id)] = 1
+            del self.durable[("old", msg_id)]
+            self.log.append((("done", msg_id) in self.durable, was, ("old", msg_id) in self.durable))
+            self.apply(body)
+        self.ack(msg_id)
+
+
+def test_a_class_s_own_atomic_block_reads_its_pending_writes_on_both_paths():
+    logs = []
+    for trace in (False, True):
+        OwnAtomic.log = []
+        report = run(RetryingSender, OwnAtomic, n_messages=30, link=Link(loss=0.2, ack_loss=0.2), seed=2,
+                     trace=trace, wall_clock=None)
+        logs.append((report, list(OwnAtomic.log)))
+    (untraced, quick_log), (traced, general_log) = logs
+    same(untraced, traced)
+    assert quick_log == general_log and set(quick_log) == {(True, False, False)}
+
+
 def test_fast_runs_take_the_quick_loop(monkeypatch):
     from semantics.sim.harness import _Run
     calls = []

@@ -832,8 +832,7 @@ class _Run:
             steps = None
             if self.fast and not host.mortal:
                 if host.quick_atomic is None:
-                    host.quick_atomic = QuickAtomic(host)
-                    host.durable.__class__ = QuickDurable
+                    host.quick_atomic = QuickAtomic(host)  # and the host's store becomes a QuickDurable
                 steps = self.quick_steps(host)
             for name in _STEPS:
                 if getattr(type(node), name) is getattr(Node, name):

@@ -263,7 +263,8 @@ class Durable(MutableMapping):
     see them at once); a crash or an exception discards them.
     """
 
-    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost", "_undo", "_reordered", "_order", "_moved")
+    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost", "_undo", "_reordered", "_order", "_moved",
+                 "_txn")
 
     def __init__(self, host: "Host") -> None:
         self._data: dict = {}
@@ -271,12 +272,14 @@ class Durable(MutableMapping):
         self._host = host
         self._reads: list = []     # (key, box, the copy handed out, time, where): to catch lost changes
         self._lost: dict = {}      # key -> warning, for changes made in place and never written back
-        # A node that cannot crash (see QuickAtomic) writes through inside atomic(): key -> the value it
-        # had before the block (_DELETED: none), in the order the block first touched the keys.
+        # A node that cannot crash (QuickDurable) writes through inside atomic(): its block's undo log,
+        # key -> the value it had before the block (_DELETED: none), in the order the block first
+        # touched the keys; empty outside a block.
         self._undo: dict | None = None
         self._reordered = False    # the block deleted a key: its commit must restore the store's order
         self._order: list = []     # ... the store's keys, in order, when it first deleted one
         self._moved = False        # ... and wrote a key it had deleted: the key went to the end of the store
+        self._txn: QuickAtomic | None = None  # the QuickAtomic of a node that cannot crash
 
     def _value(self, key: Hashable) -> Any:
         if not self._host.up:
@@ -343,12 +346,6 @@ class Durable(MutableMapping):
         if self._reads:
             self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
         if self._pending is None:
-            undo = self._undo
-            if undo is not None:
-                if key not in undo:
-                    undo[key] = self._data.get(key, _DELETED)
-                elif self._reordered and key not in self._data:  # deleted earlier in the block
-                    self._moved = True
             self._data[key] = stored
         else:
             self._pending[key] = stored
@@ -376,12 +373,6 @@ class Durable(MutableMapping):
         if self._pending is not None:
             self._pending[key] = _DELETED
         else:
-            undo = self._undo
-            if undo is not None:
-                if not self._reordered:
-                    self._order, self._reordered = list(self._data), True
-                if key not in undo:
-                    undo[key] = self._data[key]
             del self._data[key]
         host.points += 1
         if host.watch:
@@ -390,50 +381,6 @@ class Durable(MutableMapping):
                     host.strike()
             else:
                 host.at_point("delete", key)
-
-    # -- a write-through transaction (QuickAtomic) --------------------------------------------
-    def _before_block(self) -> dict:
-        """What the store held when the write-through block began, in its order (the keys in order as
-        they were before the block's first delete: no key had left the store yet)."""
-        data, undo = self._data, self._undo
-        before = {}
-        for key in (self._order if self._reordered else data):
-            old = undo[key] if key in undo else data[key]
-            if old is not _DELETED:
-                before[key] = old
-        return before
-
-    def _commit_through(self) -> None:
-        # As a pending transaction commits: the store's keys in their order, then the new ones in the
-        # order the block first wrote them. Deleting keys and adding new ones at the end leaves the
-        # store in that order already; only a key written again after its delete (now at the end)
-        # needs the store rebuilt, which costs a pass over every key: a broker that deletes one key
-        # per ack must not pay it at every ack.
-        if self._moved:
-            after, data = self._before_block(), self._data
-            for key in self._undo:
-                value = data.get(key, _DELETED)
-                if value is _DELETED:
-                    after.pop(key, None)
-                else:
-                    after[key] = value
-            data.clear()
-            data.update(after)
-        self._reordered, self._moved, self._order = False, False, []
-
-    def _roll_back_through(self) -> None:
-        data, undo = self._data, self._undo
-        if self._reordered:
-            before = self._before_block()
-            data.clear()
-            data.update(before)
-        else:
-            for key, old in undo.items():
-                if old is _DELETED:
-                    data.pop(key, None)
-                else:
-                    data[key] = old
-        self._undo, self._reordered, self._moved, self._order = None, False, False, []
 
     def _merged(self) -> dict:
         if self._pending is None:
@@ -551,7 +498,104 @@ class QuickDurable(Durable):
     __slots__ = ()
 
     def __contains__(self, key: object) -> bool:
-        return key in self._data
+        if self._pending is None:
+            return key in self._data
+        return Durable.__contains__(self, key)  # a class's own atomic() opened a pending transaction
+
+    def __setitem__(self, key: Hashable, value: Any) -> None:
+        # Durable.__setitem__ without what cannot happen here (a crashed node, a crash point to watch),
+        # and with the undo log of an open QuickAtomic block (self._undo, the block's).
+        kind = type(key)
+        if kind is not str and not (kind is tuple and len(key) == 2 and type(key[0]) in _ATOMS
+                                    and type(key[1]) in _ATOMS):  # ("done", msg_id): the common key
+            key = _key_copy(key, "self.durable key")
+        if type(value) not in _ATOMS:
+            value, mutable = _store_copy(value, f"self.durable[{_short(key)}]")
+            if mutable:
+                value = _Box(value)
+        if self._reads:
+            self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
+        if self._pending is None:
+            data = self._data
+            if self._txn.depth:
+                undo = self._undo
+                if key not in undo:
+                    undo[key] = data.get(key, _DELETED)
+                elif self._reordered and key not in data:  # deleted earlier in the block
+                    self._moved = True
+            data[key] = value
+        else:
+            self._pending[key] = value
+        self._host.points += 1
+
+    def __delitem__(self, key: Hashable) -> None:
+        if key not in self:
+            raise KeyError(key)
+        if self._reads:
+            self._reads = [r for r in self._reads if r[0] != key]
+        if self._pending is not None:
+            self._pending[key] = _DELETED
+        else:
+            data = self._data
+            if self._txn.depth:
+                undo = self._undo
+                if not self._reordered:
+                    self._order, self._reordered = list(data), True
+                if key not in undo:
+                    undo[key] = data[key]
+            del data[key]
+        self._host.points += 1
+
+    # -- a write-through transaction (QuickAtomic) --------------------------------------------
+    def _before_block(self) -> dict:
+        """What the store held when the write-through block began, in its order (the keys in order as
+        they were before the block's first delete: no key had left the store yet)."""
+        data, undo = self._data, self._undo
+        before = {}
+        for key in (self._order if self._reordered else data):
+            old = undo[key] if key in undo else data[key]
+            if old is not _DELETED:
+                before[key] = old
+        return before
+
+    def _commit_through(self) -> None:
+        # As a pending transaction commits: the store's keys in their order, then the new ones in the
+        # order the block first wrote them. Deleting keys and adding new ones at the end leaves the
+        # store in that order already; only a key written again after its delete (now at the end)
+        # needs the store rebuilt, which costs a pass over every key: a broker that deletes one key
+        # per ack must not pay it at every ack.
+        if self._moved:
+            after, data = self._before_block(), self._data
+            for key in self._undo:
+                value = data.get(key, _DELETED)
+                if value is _DELETED:
+                    after.pop(key, None)
+                else:
+                    after[key] = value
+            data.clear()
+            data.update(after)
+        self._reordered, self._moved, self._order = False, False, []
+
+    def _roll_back_through(self) -> None:
+        data, undo = self._data, self._undo
+        if self._reordered:
+            before = self._before_block()
+            data.clear()
+            data.update(before)
+        else:
+            for key, old in undo.items():
+                if old is _DELETED:
+                    data.pop(key, None)
+                else:
+                    data[key] = old
+        undo.clear()
+        self._reordered, self._moved, self._order = False, False, []
+
+    def _committed(self) -> None:
+        """The QuickAtomic block committed: its writes are in place; forget their undo log."""
+        if self._reordered:
+            self._commit_through()
+        self._undo.clear()
 
 
 class QuickAtomic:
@@ -562,37 +606,29 @@ class QuickAtomic:
     can strike. One per host, reused (the simulator's hottest block: no allocation per use); nested
     blocks join the outer one."""
 
-    __slots__ = ("_host", "depth", "applied", "undo")
+    __slots__ = ("_host", "depth", "applied", "undo", "durable")
 
     def __init__(self, host: "Host") -> None:
         self._host = host
         self.depth = 0
         self.applied: list = []   # the effects of the block (logical messages), for a rollback
-        self.undo: dict = {}      # the durable store's undo log (Durable._undo) while a block is open
+        self.undo: dict = {}      # the durable store's undo log (its _undo): what the open block overwrote
+        self.durable = durable = host.durable
+        durable.__class__ = QuickDurable
+        durable._txn, durable._undo = self, self.undo
 
     def __enter__(self) -> "QuickAtomic":
-        if self.depth:
-            self.depth += 1
-            return self
-        host = self._host  # always up: nothing can crash it
-        host.durable._undo = self.undo
-        self.depth = 1
-        host.points += 1  # begin
+        self.depth += 1  # the store logs undo while depth > 0; begin's crash point is counted at the end
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None and self.depth == 1:  # commit: the writes are in place already
-            host = self._host
-            durable = host.durable
-            if durable._reordered:
-                durable._commit_through()
-            durable._undo = None
+            self.depth = 0
+            self._host.points += 2  # begin, commit
             if self.undo:
-                self.undo.clear()
+                self.durable._committed()
             if self.applied:
                 self.applied.clear()
-            self.depth = 0
-            host.points += 1  # commit
             return False
         return self._leave(exc_type)
 
@@ -604,10 +640,10 @@ class QuickAtomic:
             if exc_type is None and not host.up:
                 raise Crashed()
             return False
+        host.points += 1  # begin
         applied = list(self.applied)
         self.applied.clear()
-        host.durable._roll_back_through()
-        self.undo.clear()
+        self.durable._roll_back_through()
         host.undo_effects(applied)
         host.rolled_back(len(applied), exc_type if exc_type is not None else Crashed)
         if exc_type is None:
