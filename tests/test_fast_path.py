@@ -245,3 +245,98 @@ def test_inline_crash_dice_draw_as_the_general_path_does(max_crashes):
     faults = Faults(crash_prob=0.08, nodes=("sender", "receiver"), max_crashes=max_crashes)
     for receiver in (DeduplicatingReceiver, WindowedDedupReceiver, Bookkeeper):
         same(*both(RetryingSender, receiver, n_messages=80, link=Link(loss=0.2, ack_loss=0.2), faults=faults, seed=9))
+
+
+# -- random scripts of store operations: the two paths must agree on every read -----------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+KEYS = st.sampled_from(["a", "b", ("done", 1), ("n", "x"), "mine"])          # "mine": a key of the message's own
+VALUES = st.one_of(st.integers(-3, 3), st.sampled_from(["v", b"b", None]),
+                   st.lists(st.integers(0, 3), max_size=3), st.dictionaries(st.sampled_from("pq"), st.integers(0, 3),
+                                                                             max_size=2))
+LEAF = st.one_of(
+    st.tuples(st.just("set"), KEYS, VALUES), st.tuples(st.just("del"), KEYS), st.tuples(st.just("in"), KEYS),
+    st.tuples(st.just("get"), KEYS), st.tuples(st.just("pop"), KEYS), st.tuples(st.just("setdefault"), KEYS, VALUES),
+    st.tuples(st.just("mutate"), KEYS), st.just(("items",)), st.just(("apply",)), st.just(("raise",)))
+SCRIPT = st.recursive(st.lists(LEAF, max_size=6),
+                      lambda inner: st.lists(st.one_of(LEAF, st.tuples(st.just("block"), inner)), max_size=5),
+                      max_leaves=14)
+
+
+class Scripted(Node):
+    """Runs ``script`` on every message it receives (blocks nest; "raise" leaves the innermost block, and
+    the exception is caught outside it) and logs everything it reads."""
+
+    script: list = []
+    log: list = []
+
+    def on_message(self, msg_id, body):
+        self.n = getattr(self, "n", 0) + 1
+        self.body = body
+        self.mine = ("mine", msg_id)
+        self.run_ops(self.script)
+        self.ack(msg_id)
+
+    def key(self, key):
+        return self.mine if key == "mine" else key
+
+    def run_ops(self, ops):
+        log = self.log.append
+        for op in ops:
+            kind = op[0]
+            key = self.key(op[1]) if len(op) > 1 and kind != "block" else None
+            if kind == "set":
+                self.durable[key] = op[2]
+            elif kind == "del":
+                try:
+                    del self.durable[key]
+                    log(("del", key))
+                except KeyError:
+                    log(("del: no", key))
+            elif kind == "in":
+                log(("in", key, key in self.durable))
+            elif kind == "get":
+                log(("get", key, self.durable.get(key, "absent")))
+            elif kind == "pop":
+                log(("pop", key, self.durable.pop(key, "absent")))
+            elif kind == "setdefault":
+                log(("setdefault", key, self.durable.setdefault(key, op[2])))
+            elif kind == "mutate":
+                value = self.durable.get(key)
+                if isinstance(value, list):
+                    value.append(9)  # changed in place and never written back: a lost change
+            elif kind == "items":
+                log(("items", sorted(map(repr, self.durable.items())), len(self.durable)))
+            elif kind == "apply":
+                log(("apply", self.apply(self.body)))
+            elif kind == "raise":
+                raise ValueError("leave the block")
+            elif kind == "block":
+                try:
+                    with self.atomic():
+                        self.run_ops(op[1])
+                except ValueError:
+                    log(("rolled back", self.n))
+
+
+class ScriptedOwnAtomic(Scripted):
+    def atomic(self):  # the class's own atomic(): a pending transaction on both paths
+        return super().atomic()
+
+
+@settings(max_examples=150, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(script=SCRIPT, own_atomic=st.booleans(), seed=st.integers(0, 50))
+def test_random_store_scripts_read_the_same_on_both_paths(script, own_atomic, seed):
+    receiver = ScriptedOwnAtomic if own_atomic else Scripted
+    receiver.script = [("block", script)] + script   # once inside a block, once outside (a top-level raise
+    outcomes = []                                    # is the handler's error: both paths must report it)
+    for trace in (False, True):
+        receiver.log = []
+        report = run(RetryingSender, receiver, n_messages=6, link=Link(loss=0.2, ack_loss=0.2), seed=seed,
+                     trace=trace, wall_clock=None)
+        outcomes.append((report, list(receiver.log)))
+    (untraced, quick_log), (traced, general_log) = outcomes
+    same(untraced, traced)
+    assert quick_log == general_log
