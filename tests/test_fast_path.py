@@ -258,7 +258,10 @@ VALUES = st.one_of(st.integers(-3, 3), st.sampled_from(["v", b"b", None]),
 LEAF = st.one_of(
     st.tuples(st.just("set"), KEYS, VALUES), st.tuples(st.just("del"), KEYS), st.tuples(st.just("in"), KEYS),
     st.tuples(st.just("get"), KEYS), st.tuples(st.just("pop"), KEYS), st.tuples(st.just("setdefault"), KEYS, VALUES),
-    st.tuples(st.just("mutate"), KEYS), st.just(("items",)), st.just(("apply",)), st.just(("raise",)))
+    st.tuples(st.just("mutate"), KEYS), st.just(("items",)), st.just(("apply",)), st.just(("raise",)),
+    # steps besides the store's: timers (set, replaced, cancelled), an ack of another id, a message back
+    st.tuples(st.just("timer"), KEYS, st.sampled_from([0.5, 2.0, 7.0])), st.tuples(st.just("cancel"), KEYS),
+    st.tuples(st.just("ack"), st.sampled_from(["m1", "m3", "mine", "nobody's"])), st.just(("send back",)))
 SCRIPT = st.recursive(st.lists(LEAF, max_size=6),
                       lambda inner: st.lists(st.one_of(LEAF, st.tuples(st.just("block"), inner)), max_size=5),
                       max_leaves=14)
@@ -266,7 +269,7 @@ SCRIPT = st.recursive(st.lists(LEAF, max_size=6),
 
 class Scripted(Node):
     """Runs ``script`` on every message it receives (blocks nest; "raise" leaves the innermost block, and
-    the exception is caught outside it) and logs everything it reads."""
+    the exception is caught outside it) and logs everything it reads, and every timer that fires."""
 
     script: list = []
     log: list = []
@@ -277,6 +280,9 @@ class Scripted(Node):
         self.mine = ("mine", msg_id)
         self.run_ops(self.script)
         self.ack(msg_id)
+
+    def on_timer(self, key):
+        self.log.append(("timer", key, self.now, len(self.durable)))
 
     def key(self, key):
         return self.mine if key == "mine" else key
@@ -312,6 +318,14 @@ class Scripted(Node):
                 log(("apply", self.apply(self.body)))
             elif kind == "raise":
                 raise ValueError("leave the block")
+            elif kind == "timer":
+                self.set_timer(key, op[2])
+            elif kind == "cancel":
+                self.cancel_timer(key)
+            elif kind == "ack":
+                self.ack(key if key != self.mine else self.mine[1])
+            elif kind == "send back":
+                self.send("sender", ("reply", self.n), self.body)
             elif kind == "block":
                 try:
                     with self.atomic():
