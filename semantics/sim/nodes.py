@@ -272,9 +272,9 @@ class Durable(MutableMapping):
         self._host = host
         self._reads: list = []     # (key, box, the copy handed out, time, where): to catch lost changes
         self._lost: dict = {}      # key -> warning, for changes made in place and never written back
-        # A node that cannot crash (QuickDurable) writes through inside atomic(): its block's undo log,
-        # key -> the value it had before the block (_DELETED: none), in the order the block first
-        # touched the keys; empty outside a block.
+        # A node that cannot crash (QuickDurable) writes through inside atomic(): its QuickAtomic's undo
+        # log, key -> the value it had before the block (_DELETED: none), in the order the block first
+        # touched the keys; empty outside a block. None for every other store.
         self._undo: dict | None = None
         self._reordered = False    # the block deleted a key: its commit must restore the store's order
         self._order: list = []     # ... the store's keys, in order, when it first deleted one
@@ -346,6 +346,12 @@ class Durable(MutableMapping):
         if self._reads:
             self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
         if self._pending is None:
+            undo = self._undo
+            if undo is not None and self._txn.depth:  # a QuickAtomic block is open: log what it overwrites
+                if key not in undo:
+                    undo[key] = self._data.get(key, _DELETED)
+                elif self._reordered and key not in self._data:  # deleted earlier in the block
+                    self._moved = True
             self._data[key] = stored
         else:
             self._pending[key] = stored
@@ -373,6 +379,12 @@ class Durable(MutableMapping):
         if self._pending is not None:
             self._pending[key] = _DELETED
         else:
+            undo = self._undo
+            if undo is not None and self._txn.depth:  # a QuickAtomic block is open
+                if not self._reordered:
+                    self._order, self._reordered = list(self._data), True
+                if key not in undo:
+                    undo[key] = self._data[key]
             del self._data[key]
         host.points += 1
         if host.watch:
@@ -491,9 +503,11 @@ class Node:
 
 class QuickDurable(Durable):
     """``Durable`` of a node that cannot crash (the node of ``QuickAtomic``): it is always up, and its
-    ``atomic()`` writes through (no pending transaction), so membership is a dict lookup, the check a
-    deduplicating receiver makes on every message. The same store otherwise (the host switches its
-    store's class; tests/test_fast_path.py compares whole reports with the general path's)."""
+    ``atomic()`` writes through (no pending transaction: the block keeps an undo log here instead, see
+    ``_undo``), so membership is a dict lookup, the check a deduplicating receiver makes on every message
+    (unless the class's own ``atomic()`` opened a pending transaction). The same store otherwise
+    (QuickAtomic switches its host's store to this class; tests/test_fast_path.py compares whole reports
+    and random scripts of reads and writes with the general path's)."""
 
     __slots__ = ()
 
@@ -501,50 +515,6 @@ class QuickDurable(Durable):
         if self._pending is None:
             return key in self._data
         return Durable.__contains__(self, key)  # a class's own atomic() opened a pending transaction
-
-    def __setitem__(self, key: Hashable, value: Any) -> None:
-        # Durable.__setitem__ without what cannot happen here (a crashed node, a crash point to watch),
-        # and with the undo log of an open QuickAtomic block (self._undo, the block's).
-        kind = type(key)
-        if kind is not str and not (kind is tuple and len(key) == 2 and type(key[0]) in _ATOMS
-                                    and type(key[1]) in _ATOMS):  # ("done", msg_id): the common key
-            key = _key_copy(key, "self.durable key")
-        if type(value) not in _ATOMS:
-            value, mutable = _store_copy(value, f"self.durable[{_short(key)}]")
-            if mutable:
-                value = _Box(value)
-        if self._reads:
-            self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
-        if self._pending is None:
-            data = self._data
-            if self._txn.depth:
-                undo = self._undo
-                if key not in undo:
-                    undo[key] = data.get(key, _DELETED)
-                elif self._reordered and key not in data:  # deleted earlier in the block
-                    self._moved = True
-            data[key] = value
-        else:
-            self._pending[key] = value
-        self._host.points += 1
-
-    def __delitem__(self, key: Hashable) -> None:
-        if key not in self:
-            raise KeyError(key)
-        if self._reads:
-            self._reads = [r for r in self._reads if r[0] != key]
-        if self._pending is not None:
-            self._pending[key] = _DELETED
-        else:
-            data = self._data
-            if self._txn.depth:
-                undo = self._undo
-                if not self._reordered:
-                    self._order, self._reordered = list(data), True
-                if key not in undo:
-                    undo[key] = data[key]
-            del data[key]
-        self._host.points += 1
 
     # -- a write-through transaction (QuickAtomic) --------------------------------------------
     def _before_block(self) -> dict:
