@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import semantics
 from semantics import Faults, Link, Node, crash_at_point, run
@@ -248,8 +249,6 @@ def test_inline_crash_dice_draw_as_the_general_path_does(max_crashes):
 
 
 # -- random scripts of store operations: the two paths must agree on every read -----------------------------
-
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 KEYS = st.sampled_from(["a", "b", ("done", 1), ("n", "x"), "mine"])          # "mine": a key of the message's own
 VALUES = st.one_of(st.integers(-3, 3), st.sampled_from(["v", b"b", None]),
