@@ -208,8 +208,9 @@ def main() -> dict[str, str]:
           f"{os.path.realpath(sys.executable)}")
     rate = throughput()
     simpy = rate["SimPy model"]
+    width = max(map(len, rate))
     for name, r in rate.items():
-        print(f"  {name:<34} {r:>10,.0f} messages/s   {r / simpy:5.2f}x SimPy")
+        print(f"  {name:<{width}} {r:>10,.0f} messages/s   {r / simpy:5.2f}x SimPy")
     ratio = rate["simulate at-least-once"] / simpy
     general = rate["Node API at-least-once"] / simpy
     print(f"  ratio at-least-once / SimPy: simulate {ratio:.2f}x, Node API {general:.2f}x "
