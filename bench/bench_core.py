@@ -57,8 +57,9 @@ def readme_protocol() -> tuple[type, type]:
 
 class NoBlockReceiver(DeduplicatingReceiver):
     """The exactly-once receiver without its ``with self.atomic():`` (the same check, effect, write and ack).
-    Where nothing can crash it, a run gives the same report (main() checks it), so its rate is the most any
-    implementation of atomic() could reach on this interpreter: the block's own cost, measured."""
+    Where nothing can crash it, a run gives the same report but for the block's crash points (main() checks
+    it), so its rate is the most any implementation of atomic() could reach on this interpreter with the rest
+    of the simulator as it is: the block's own cost, measured."""
 
     def on_message(self, msg_id, body):
         if ("done", msg_id) not in self.durable:
@@ -227,7 +228,7 @@ def main() -> dict[str, str]:
     same = dataclasses.replace(without, points=with_block.points) == with_block  # points: the block's begin, commit
     print(f"  the same receiver without its atomic block: {ceiling:,.0f} messages/s ({ceiling / TARGET_NODE_API:.2f}x "
           f"the target; the same report but for its crash points where nothing crashes: {'yes' if same else 'NO'}): "
-          f"the most any atomic() could give here; the block takes {1 - readme / ceiling:.0%} of the protocol's time")
+          f"the most any atomic() could give with the rest of the simulator as it is; the block takes {1 - readme / ceiling:.0%} of the protocol's time")
 
     print("memory: peak resident size a run adds to a fresh process (at-least-once, loss 0.2, ack loss 0.1)")
     memory, whole_peak = {}, {}
