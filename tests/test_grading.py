@@ -471,3 +471,29 @@ def test_the_equal_bodies_hint_only_when_the_failure_needs_equal_bodies():
     assert v.invariant == G.EVERY_EFFECT and "equal bodies" not in v.hint
     body_keyed = next(c for c in WRONG if c.id == "ex1-body-keyed-sender")
     assert "equal bodies" in G.check(1, body_keyed.sender, body_keyed.receiver, progress=False).hint
+
+
+# -- what no simulated restart can show: the hash salt of a process ---------------------------------------------
+
+
+def test_a_protocol_that_calls_hash_is_told_what_a_real_restart_does_to_it():
+    case = next(c for c in RIGHT if c.receiver is not None and c.exercise == 2)
+
+    class Hashing(case.receiver):
+        def fingerprint(self, msg_id):  # never called: the note reads the code, not a run
+            return ("done", hash(msg_id) % 64)
+
+    class Attribute(case.receiver):
+        def fingerprint(self, msg_id):
+            return self.hash, [len(m) for m in msg_id]   # an attribute named hash is not the built-in
+
+    namespace = {"hash": lambda value: 0, "base": case.receiver}     # nor is a hash() the module defines
+    exec("class Shadowed(base):\n    def fingerprint(self, msg_id):\n        return hash(msg_id)\n", namespace)
+
+    verdict = G.check(2, case.sender, Hashing, progress=False)
+    assert verdict.passed  # the same behaviour: the note is not a failure
+    note = [n for n in verdict.notes if "hash()" in n]
+    assert len(note) == 1 and note[0].startswith("Hashing.fingerprint calls hash(). Python salts the hash of a str")
+    assert "PYTHONHASHSEED" in note[0] and "hashlib" in note[0] and "Hashing.fingerprint" in flat(str(verdict))
+    for receiver in (Attribute, namespace["Shadowed"], case.receiver):
+        assert not [n for n in G.check(2, case.sender, receiver, progress=False).notes if "hash()" in n], receiver

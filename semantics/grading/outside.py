@@ -10,6 +10,7 @@ by. ``Watch`` takes a fingerprint of all of these before a run and says what cha
 
 from __future__ import annotations
 
+import builtins
 import datetime
 import dis
 import sys
@@ -57,6 +58,35 @@ def _names(code: types.CodeType) -> set[str]:
         if isinstance(const, types.CodeType):
             names |= _names(const)
     return names
+
+
+def _calls_builtin(function: types.FunctionType, name: str) -> bool:
+    """Whether ``function`` (or a function, lambda or comprehension inside it) names the built-in ``name``
+    as a global: ``hash(x)``, not ``self.hash`` nor a ``hash`` the module defines."""
+    if function.__globals__.get(name, getattr(builtins, name)) is not getattr(builtins, name):
+        return False
+    codes = [function.__code__]
+    while codes:
+        code = codes.pop()
+        if any(i.opname in ("LOAD_GLOBAL", "LOAD_NAME") and i.argval == name for i in dis.get_instructions(code)):
+            return True
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return False
+
+
+def salted_hash_notes(classes: Iterable[type]) -> tuple[str, ...]:
+    """A note for a protocol whose methods call the built-in ``hash()``: what no simulated restart can show."""
+    found = [f"{klass.__name__}.{function.__name__}" for klass in _protocol_classes(classes)
+             for function in _functions(klass) if _calls_builtin(function, "hash")]
+    if not found:
+        return ()
+    return (f"{', '.join(found)} call{'s' if len(found) == 1 else ''} hash(). Python salts the hash of a str or "
+            "bytes with a random value chosen when the process starts (unless PYTHONHASHSEED fixes it): "
+            "hash(msg_id) stays the same within one process but differs after a real restart, so a durable "
+            "record keyed by it would not be recognised by the restarted node. The simulator restarts a node "
+            "inside this kernel, where the salt never changes, so no run here can show that (and a verdict "
+            "that depends on hash values may differ in another kernel). Key durable state by the id itself, or "
+            "by a digest from hashlib, the same in every process.",)
 
 
 def _plain(value: Any) -> bool:

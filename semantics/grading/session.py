@@ -24,6 +24,7 @@ from .exercises import EXERCISES, Exercise
 from .grade import Outcome, grade, plain, plain_report
 from .hints import RUNAWAY, causes, chosen, levels
 from .invariants import RUN_COMPLETES, Finding
+from .outside import salted_hash_notes
 from .progress import Progress
 from .render import covered, numbered
 from .runner import Runner
@@ -125,6 +126,7 @@ def check(exercise: int | str, sender: type[Node] | None = None, receiver: type[
     """
     ex = exercise_of(exercise)
     classes, notes = classes_for(ex, sender, receiver)
+    notes.extend(salted_hash_notes(c for name, c in classes.items() if name not in ex.partners))
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
     if not isinstance(isolate, bool):
