@@ -490,6 +490,12 @@ def test_a_protocol_that_calls_hash_is_told_what_a_real_restart_does_to_it():
     namespace = {"hash": lambda value: 0, "base": case.receiver}     # nor is a hash() the module defines
     exec("class Shadowed(base):\n    def fingerprint(self, msg_id):\n        return hash(msg_id)\n", namespace)
 
+    helper = {"base": case.receiver}                                 # a notebook's helper function counts
+    exec("def key(msg_id):\n    return ('done', hash(msg_id))\n\n"
+         "class ThroughHelper(base):\n    def fingerprint(self, msg_id):\n        return key(msg_id)\n", helper)
+    assert "ThroughHelper.fingerprint calls hash()" in G.check(2, case.sender, helper["ThroughHelper"],
+                                                               progress=False).notes[-1]
+
     verdict = G.check(2, case.sender, Hashing, progress=False)
     assert verdict.passed  # the same behaviour: the note is not a failure
     note = [n for n in verdict.notes if "hash()" in n]

@@ -60,16 +60,26 @@ def _names(code: types.CodeType) -> set[str]:
     return names
 
 
-def _calls_builtin(function: types.FunctionType, name: str) -> bool:
-    """Whether ``function`` (or a function, lambda or comprehension inside it) names the built-in ``name``
-    as a global: ``hash(x)``, not ``self.hash`` nor a ``hash`` the module defines."""
-    if function.__globals__.get(name, getattr(builtins, name)) is not getattr(builtins, name):
+def _calls_builtin(function: types.FunctionType, name: str, seen: set | None = None) -> bool:
+    """Whether ``function`` names the built-in ``name`` as a global (``hash(x)``, not ``self.hash`` nor a
+    ``hash`` the module defines): in its own code, in a function, lambda or comprehension inside it, or in
+    a function of the same module (a notebook's helper) that it names."""
+    seen = set() if seen is None else seen
+    if function in seen or function.__globals__.get(name, getattr(builtins, name)) is not getattr(builtins, name):
         return False
+    seen.add(function)
     codes = [function.__code__]
     while codes:
         code = codes.pop()
-        if any(i.opname in ("LOAD_GLOBAL", "LOAD_NAME") and i.argval == name for i in dis.get_instructions(code)):
-            return True
+        for instruction in dis.get_instructions(code):
+            if instruction.opname not in ("LOAD_GLOBAL", "LOAD_NAME"):
+                continue
+            if instruction.argval == name:
+                return True
+            helper = function.__globals__.get(instruction.argval)
+            if (isinstance(helper, types.FunctionType) and helper.__globals__ is function.__globals__
+                    and _calls_builtin(helper, name, seen)):
+                return True
         codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
     return False
 
