@@ -340,15 +340,17 @@ class ScriptedOwnAtomic(Scripted):
 
 @settings(max_examples=150, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
-@given(script=SCRIPT, own_atomic=st.booleans(), seed=st.integers(0, 50))
-def test_random_store_scripts_read_the_same_on_both_paths(script, own_atomic, seed):
+@given(script=SCRIPT, own_atomic=st.booleans(), seed=st.integers(0, 50), interval=st.sampled_from([None, 0.5]),
+       sender_crashes=st.booleans())
+def test_random_store_scripts_read_the_same_on_both_paths(script, own_atomic, seed, interval, sender_crashes):
     receiver = ScriptedOwnAtomic if own_atomic else Scripted
     receiver.script = [("block", script)] + script   # once inside a block, once outside (a top-level raise
     outcomes = []                                    # is the handler's error: both paths must report it)
     for trace in (False, True):
         receiver.log = []
         report = run(RetryingSender, receiver, n_messages=6, link=Link(loss=0.2, ack_loss=0.2), seed=seed,
-                     trace=trace, wall_clock=None)
+                     trace=trace, wall_clock=None, interval=interval,   # several in flight; a mortal sender
+                     faults=Faults(crash_prob=0.1, nodes=("sender",), restart_after=2.0) if sender_crashes else None)
         outcomes.append((report, list(receiver.log)))
     (untraced, quick_log), (traced, general_log) = outcomes
     same(untraced, traced)
