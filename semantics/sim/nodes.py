@@ -263,8 +263,7 @@ class Durable(MutableMapping):
     see them at once); a crash or an exception discards them.
     """
 
-    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost", "_undo", "_reordered", "_order", "_moved",
-                 "_txn")
+    __slots__ = ("_data", "_pending", "_host", "_reads", "_lost", "_txn", "_reordered", "_order", "_moved")
 
     def __init__(self, host: "Host") -> None:
         self._data: dict = {}
@@ -272,14 +271,13 @@ class Durable(MutableMapping):
         self._host = host
         self._reads: list = []     # (key, box, the copy handed out, time, where): to catch lost changes
         self._lost: dict = {}      # key -> warning, for changes made in place and never written back
-        # A node that cannot crash (QuickDurable) writes through inside atomic(): its QuickAtomic's undo
-        # log, key -> the value it had before the block (_DELETED: none), in the order the block first
-        # touched the keys; empty outside a block. None for every other store.
-        self._undo: dict | None = None
+        # A node that cannot crash (QuickDurable) writes through inside atomic(): its QuickAtomic (None for
+        # every other store) keeps the block's undo log, key -> the value it had before the block
+        # (_DELETED: none), in the order the block first touched the keys.
+        self._txn: QuickAtomic | None = None
         self._reordered = False    # the block deleted a key: its commit must restore the store's order
         self._order: list = []     # ... the store's keys, in order, when it first deleted one
         self._moved = False        # ... and wrote a key it had deleted: the key went to the end of the store
-        self._txn: QuickAtomic | None = None  # the QuickAtomic of a node that cannot crash
 
     def _value(self, key: Hashable) -> Any:
         if not self._host.up:
@@ -346,8 +344,9 @@ class Durable(MutableMapping):
         if self._reads:
             self._reads = [r for r in self._reads if r[0] != key]  # written back (or replaced): nothing lost
         if self._pending is None:
-            undo = self._undo
-            if undo is not None and self._txn.depth:  # a QuickAtomic block is open: log what it overwrites
+            txn = self._txn
+            if txn is not None and txn.depth:  # a QuickAtomic block is open: log what it overwrites
+                undo = txn.undo
                 if key not in undo:
                     undo[key] = self._data.get(key, _DELETED)
                 elif self._reordered and key not in self._data:  # deleted earlier in the block
@@ -379,8 +378,9 @@ class Durable(MutableMapping):
         if self._pending is not None:
             self._pending[key] = _DELETED
         else:
-            undo = self._undo
-            if undo is not None and self._txn.depth:  # a QuickAtomic block is open
+            txn = self._txn
+            if txn is not None and txn.depth:  # a QuickAtomic block is open
+                undo = txn.undo
                 if not self._reordered:
                     self._order, self._reordered = list(self._data), True
                 if key not in undo:
@@ -504,7 +504,7 @@ class Node:
 class QuickDurable(Durable):
     """``Durable`` of a node that cannot crash (the node of ``QuickAtomic``): it is always up, and its
     ``atomic()`` writes through (no pending transaction: the block keeps an undo log here instead, see
-    ``_undo``), so membership is a dict lookup, the check a deduplicating receiver makes on every message
+    ``QuickAtomic.undo``), so membership is a dict lookup, the check a deduplicating receiver makes on every message
     (unless the class's own ``atomic()`` opened a pending transaction). The same store otherwise
     (QuickAtomic switches its host's store to this class; tests/test_fast_path.py compares whole reports
     and random scripts of reads and writes with the general path's)."""
@@ -520,7 +520,7 @@ class QuickDurable(Durable):
     def _before_block(self) -> dict:
         """What the store held when the write-through block began, in its order (the keys in order as
         they were before the block's first delete: no key had left the store yet)."""
-        data, undo = self._data, self._undo
+        data, undo = self._data, self._txn.undo
         before = {}
         for key in (self._order if self._reordered else data):
             old = undo[key] if key in undo else data[key]
@@ -536,7 +536,7 @@ class QuickDurable(Durable):
         # per ack must not pay it at every ack.
         if self._moved:
             after, data = self._before_block(), self._data
-            for key in self._undo:
+            for key in self._txn.undo:
                 value = data.get(key, _DELETED)
                 if value is _DELETED:
                     after.pop(key, None)
@@ -547,7 +547,7 @@ class QuickDurable(Durable):
         self._reordered, self._moved, self._order = False, False, []
 
     def _roll_back_through(self) -> None:
-        data, undo = self._data, self._undo
+        data, undo = self._data, self._txn.undo
         if self._reordered:
             before = self._before_block()
             data.clear()
@@ -565,7 +565,7 @@ class QuickDurable(Durable):
         """The QuickAtomic block committed: its writes are in place; forget their undo log."""
         if self._reordered:
             self._commit_through()
-        self._undo.clear()
+        self._txn.undo.clear()
 
 
 class QuickAtomic:
@@ -582,10 +582,10 @@ class QuickAtomic:
         self._host = host
         self.depth = 0
         self.applied: list = []   # the effects of the block (logical messages), for a rollback
-        self.undo: dict = {}      # the durable store's undo log (its _undo): what the open block overwrote
+        self.undo: dict = {}      # the undo log of the open block: what it overwrote in the store
         self.durable = durable = host.durable
         durable.__class__ = QuickDurable
-        durable._txn, durable._undo = self, self.undo
+        durable._txn = self
 
     def __enter__(self) -> "QuickAtomic":
         self.depth += 1  # the store logs undo while depth > 0; begin's crash point is counted at the end
