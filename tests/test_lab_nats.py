@@ -48,7 +48,13 @@ def leftovers(port):
     return processes_mentioning(f"--port {port} ") + processes_mentioning(f"nats://127.0.0.1:{port} ")
 
 
-def deposits(lab, name, n=5, ack_wait=1.0):
+# Long enough that no ack of a live consumer comes late, even on a busy machine: with 1 s, under two busy loops
+# and a test suite on 2 cores, a message was delivered again before its ack arrived (7 deliveries, not 6).
+# A killed consumer's message is redelivered after it, so the tests that kill wait this long once.
+ACK_WAIT = 5.0
+
+
+def deposits(lab, name, n=5, ack_wait=ACK_WAIT):
     lab.add_stream(name)
     amounts = jetstream.produce(lab, name, n, seed=1)
     lab.add_consumer(name, ack_wait=ack_wait)
