@@ -30,8 +30,9 @@ def test_volatile_dies_durable_survives():
             super().on_message(msg_id, body)
             seen[msg_id] = (self.volatile_count, self.durable["count"])
 
-    run(P.RetryingSender, Probe, n_messages=4, faults=Faults(crash_times={"receiver": (7.5,)}, restart_after=1.0))
-    # messages arrive at t=1, 4, 7, 10 (stop-and-wait); the crash at 7.5 resets the volatile count
+    run(P.RetryingSender, Probe, n_messages=4, faults=Faults(crash_times={"receiver": (5.5,)}, restart_after=1.0))
+    # messages arrive at t=1, 3, 5, 7 (stop-and-wait: the next starts at the ack of the last, t=2, 4, 6);
+    # the crash at 5.5 resets the volatile count
     assert seen == {"m1": (1, 1), "m2": (2, 2), "m3": (3, 3), "m4": (1, 4)}
 
 
@@ -368,3 +369,24 @@ def test_records_of_plain_data_can_be_stored():
     assert seen["frozen"] == Frozen("m1", 1)
     import re
     assert len(seen["errors"]) == 2 and all(re.search(pattern, text) for text, pattern in seen["errors"])
+
+
+def test_the_next_message_starts_at_the_ack_not_at_the_deadline_of_the_cancelled_timer():
+    """Stop-and-wait starts the next message when nothing is left in flight, and a cancelled timer is
+    not in flight: no loss, delay 1, so m1 leaves at 0, arrives at 1, its ack at 2, where the sender
+    cancels the timer due at 3; m2 leaves at 2. The run ends with its last real event (the ack of m3
+    at 6), on every path: traced, untraced (the quick path), observed, and in ``simulate``."""
+    pair = (P.RetryingSender, P.DeduplicatingReceiver)
+    traced = run(*pair, n_messages=3, seed=1, trace=True)
+    assert [e.time for e in traced.trace if e.kind == "submit"] == [0.0, 2.0, 4.0]
+    assert not any(e.kind == "timer" for e in traced.trace)
+    seen = []
+    observed = run(*pair, n_messages=3, seed=1, observe=lambda s: seen.append(s.time))
+    # a step for each arrival and each start of a message (at its predecessor's ack), none for the cancelled timers
+    assert seen == [0.0, 1.0, 2.0, 2.0, 3.0, 4.0, 4.0, 5.0, 6.0]
+    assert traced.end_time == observed.end_time == run(*pair, n_messages=3, seed=1).end_time == 6.0
+    assert semantics.simulate("exactly-once", n_messages=3, loss=0.0, seed=1).end_time == 6.0
+    # several messages in flight: the run ends with the last ack, not at the last cancelled deadline
+    spaced = dict(n_messages=3, interval=0.5, seed=1)
+    assert run(*pair, **spaced).end_time == run(*pair, **spaced, trace=True).end_time == 3.0
+    assert semantics.simulate("exactly-once", loss=0.0, **spaced).end_time == 3.0

@@ -22,7 +22,10 @@ class Engine:
 
     ``schedule(delay, fn, arg)`` queues ``fn(arg)`` at ``now + delay``; ``run`` pops events in
     (time, order) and calls them, calling ``on_idle`` whenever no foreground event is left (it may
-    schedule more work), and stops after ``max_events``. Background events (``background=True``,
+    schedule more work), and stops after ``max_events``. An event whose ``fn`` returns False did
+    nothing (a timer cancelled after it was queued): the clock goes back to the last event that did
+    something, so "nothing left to do" happens when the last real event happened, not at the
+    deadline of a timer that no longer exists. Background events (``background=True``,
     e.g. a crash planned for t=50) run in time order too, but do not keep the run busy: the
     application does not wait for them, and they are dropped once nothing else is left to do.
     """
@@ -57,11 +60,12 @@ class Engine:
                         time, _, fn, arg = pop(background)
                     else:
                         time, _, fn, arg = pop(queue)
-                    self.now = time
+                    before, self.now = self.now, time
                     count += 1
                     if count > budget:
                         raise EventBudgetExceeded(budget)
-                    fn(arg)
+                    if fn(arg) is False:
+                        self.now = before  # it did nothing: the clock stays
                 if on_idle is None or not on_idle():
                     return
         finally:
@@ -80,12 +84,14 @@ class Engine:
                         time, _, fn, arg = pop(background)
                     else:
                         time, _, fn, arg = pop(queue)
-                    self.now = time
+                    before, self.now = self.now, time
                     self.events += 1
                     if self.events > self.max_events:
                         raise EventBudgetExceeded(self.max_events)
-                    fn(arg)
-                    after_event()
+                    if fn(arg) is False:
+                        self.now = before  # it did nothing: the clock stays, and nothing to observe
+                    else:
+                        after_event()
                 if on_idle is None or not on_idle():
                     return
                 after_event()

@@ -904,15 +904,16 @@ class _Run:
                         time, _, fn, arg = pop(background)
                     else:
                         time, _, fn, arg = pop(queue)
-                    engine.now = time
                     count += 1
                     if count > budget:
+                        engine.now = time  # (as Engine.run: the event over the budget sets the clock)
                         raise EventBudgetExceeded(budget)
                     if fn is fire_timer:
                         host, key, token = arg
                         timers = host.timers
                         if timers.get(key) != token:
-                            continue  # cancelled, replaced, or set before a crash
+                            continue  # cancelled, replaced, or set before a crash: the clock stays
+                        engine.now = time
                         if host.watch:
                             fn(arg)
                             continue
@@ -928,6 +929,7 @@ class _Run:
                         except (Exception, SystemExit) as exc:  # protocol code is untrusted (sys.exit() too)
                             fail(host, "on_timer", (key,), exc)
                     elif fn is arrive_data:
+                        engine.now = time
                         src, dst, msg_id, body, logical, _ = arg
                         if dst.watch or not dst.up:
                             fn(arg)
@@ -959,6 +961,7 @@ class _Run:
                             except ValueError:
                                 self.handled.more(logical)
                     elif fn is arrive_ack:
+                        engine.now = time
                         src, dst, msg_id, logical, _ = arg
                         if dst.watch or not dst.up:
                             fn(arg)
@@ -977,6 +980,7 @@ class _Run:
                             fail(dst, "on_ack", (msg_id,), exc)
                         dst.peer = None
                     else:
+                        engine.now = time
                         fn(arg)
                 # nothing in flight: stop-and-wait submits the next message (on_idle)
                 logical = self.next_logical
@@ -1004,11 +1008,11 @@ class _Run:
         finally:
             engine.events = min(count, budget)
 
-    def fire_timer(self, arg: tuple) -> None:
+    def fire_timer(self, arg: tuple) -> bool | None:
         host, key, token = arg
         timers = host.timers  # a crash empties it; every timer has its own token
         if timers.get(key) != token:
-            return  # cancelled, replaced, or set before a crash
+            return False  # cancelled, replaced, or set before a crash: nothing happened (the clock stays)
         del timers[key]
         if host.watch:
             if self.trace is not None:
@@ -1071,7 +1075,8 @@ class _Run:
         self.submit(logical)
 
     def on_idle(self) -> bool:
-        """Stop-and-wait: the next message starts when nothing is left in flight. When nothing is
+        """Stop-and-wait: the next message starts when nothing is left in flight (a cancelled timer is
+        not: the clock stays at the last event that did something, see ``Engine``). When nothing is
         left at all, the copies the network kept (LATE) arrive."""
         logical = self.next_logical
         if logical < self.n and self.interval is None:
@@ -1358,7 +1363,8 @@ def run(sender: type[Node] | NodeFactory, receiver: type[Node] | NodeFactory, *,
     link:        the network's fault model (default: a perfect link with delay 1).
     links:       {(node_a, node_b): Link} for pairs whose link differs from ``link`` (both directions).
     faults:      crashes and restarts (default: none).
-    interval:    None for stop-and-wait (the next message starts when nothing is in flight), or
+    interval:    None for stop-and-wait (the next message starts when nothing is in flight: at the ack
+                 of the last one, not at the deadline of the timer its sender cancelled), or
                  the time between two messages the application submits (several then overlap).
     contents:    the content of each message's body, a sequence (default: "op 1", "op 2", ...).
     trace:       keep the full event trace (for diagrams and counterexamples; slower). A run whose trace

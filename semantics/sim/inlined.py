@@ -129,8 +129,9 @@ def _stop_and_wait(semantic: str, n: int, loss: float, ack_loss: float, delay: f
             timer = token = next(order)            # a timer's order number is its token too
             push(queue, (now + timeout, token, TIMER))
         while queue:
-            now, token, kind = pop(queue)
+            time, token, kind = pop(queue)
             if kind == DATA:                       # the receiver handles a copy
+                now = time
                 deliveries += 1
                 if not dedup or not done:          # DeduplicatingReceiver: begin; [apply; write]; commit; ack
                     done = True
@@ -138,13 +139,15 @@ def _stop_and_wait(semantic: str, n: int, loss: float, ack_loss: float, delay: f
                 if acking and not sure_ack_loss and not (ack_lossy and random_() < ack_loss):
                     push(queue, (now + delay, next(order), ACK))
             elif kind == ACK:                      # on_ack: forget the message, cancel its timer
+                now = time
                 acked = True
                 acks += 1
                 if pending:
                     pending = False
                     timer = -1
                     cancels += 1
-            elif timer == token:                   # a live timer (else cancelled or replaced)
+            elif timer == token:                   # a live timer (else cancelled or replaced: the clock stays)
+                now = time
                 timer = -1
                 fires += 1
                 if pending:
@@ -195,8 +198,9 @@ def _overlapping(semantic: str, n: int, loss: float, ack_loss: float, delay: flo
             i = None
         if not queue:
             break
-        now, token, kind, j = pop(queue)
+        time, token, kind, j = pop(queue)
         if kind == SUBMIT:                         # schedule the next one, hand this one over
+            now = time
             if submitted + 1 < n:
                 push(queue, (now + interval, next(order), SUBMIT, 0))
             i, submitted = submitted, submitted + 1
@@ -204,6 +208,7 @@ def _overlapping(semantic: str, n: int, loss: float, ack_loss: float, delay: flo
         s = live[j]
         s[QUEUED] -= 1
         if kind == DATA:
+            now = time
             s[DELIVERIES] += 1
             if not dedup or not s[DONE]:
                 s[DONE] = True
@@ -212,6 +217,7 @@ def _overlapping(semantic: str, n: int, loss: float, ack_loss: float, delay: flo
                 push(queue, (now + delay, next(order), ACK, j))
                 s[QUEUED] += 1
         elif kind == ACK:
+            now = time
             s[ACKED] = True
             acks += 1
             if s[PENDING]:
@@ -219,6 +225,7 @@ def _overlapping(semantic: str, n: int, loss: float, ack_loss: float, delay: flo
                 s[TIMER_TOKEN] = -1
                 cancels += 1
         elif s[TIMER_TOKEN] == token:
+            now = time
             s[TIMER_TOKEN] = -1
             fires += 1
             if s[PENDING]:
