@@ -8,13 +8,18 @@ the vectorised path's throughput.
 Each control moves as a learner moves it: one step at a time, up and back down (a toggle goes round
 its options, a seed counts up). Times are medians; wall-clock is what a learner waits, CPU time
 what this process spent (the two differ when other work shares the machine: the load average is
-printed too)."""
+printed too).
+
+``python bench/bench_plots.py --panel diagram`` (repeatable) measures only the panels of those kinds (a key
+of ``semantics.views.widgets.PANELS``, or ``stepper``), in the server and lesson sections, and skips the
+rest: the quick loop while working on one panel."""
 
 from __future__ import annotations
 
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -73,11 +78,13 @@ def control_latency(panel, name: str) -> tuple[float, float] | None:
     return _median(samples)
 
 
-def server_latencies() -> dict[str, dict[str, tuple[float, float] | None]]:
+def server_latencies(kinds: set[str] | None = None) -> dict[str, dict[str, tuple[float, float] | None]]:
     from semantics.views import widgets
 
     found: dict[str, dict[str, tuple[float, float] | None]] = {}
     for kind, cls in widgets.PANELS.items():
+        if kinds is not None and kind not in kinds:
+            continue
         panel = cls()
         found[kind] = {name: control_latency(panel, name) for name in panel.controls}
     return found
@@ -115,13 +122,18 @@ def lesson_views() -> list[tuple[str, Any]]:
     return found
 
 
-def lesson_latencies() -> list[tuple[str, str, str, tuple[float, float] | None]]:
+def lesson_latencies(kinds: set[str] | None = None) -> list[tuple[str, str, str, tuple[float, float] | None]]:
     """(where, view kind, control, median (wall, CPU) ms or None when disabled) for every control of
-    every panel and stepper of every lesson, each moved from the state the lesson left it in."""
-    from semantics.views import stepper
+    every panel and stepper of every lesson (of ``kinds`` only, when given), each moved from the state
+    the lesson left it in."""
+    from semantics.views import stepper, widgets
 
+    classes = None if kinds is None else tuple(stepper.StepperView if k == "stepper" else widgets.PANELS[k]
+                                               for k in kinds)
     rows = []
     for where, view in lesson_views():
+        if classes is not None and not isinstance(view, classes):
+            continue
         kind = type(view).__name__
         if isinstance(view, stepper.StepperView):
             start = view.slider.value  # six steps on from the lesson's step, and six back
@@ -141,7 +153,21 @@ def browser_latencies() -> dict | None:
     return json.loads(BROWSER_REPORT.read_text(encoding="utf-8"))
 
 
-def main() -> None:
+def panel_kinds(argv: list[str]) -> set[str] | None:
+    """The kinds named by ``--panel KIND`` options (None: all), checked against the panels there are."""
+    import argparse
+
+    from semantics.views import widgets
+
+    allowed = [*widgets.PANELS, "stepper"]
+    parser = argparse.ArgumentParser(prog="bench_plots.py", description="Panel and plot latencies.")
+    parser.add_argument("--panel", action="append", choices=allowed, metavar="KIND",
+                        help=f"measure only this kind of panel (repeatable): {', '.join(map(repr, allowed))}")
+    chosen = parser.parse_args(argv).panel
+    return None if chosen is None else set(chosen)
+
+
+def main(kinds: set[str] | None = None) -> None:
     from semantics.sim.sweeps import simulate_fast, sweep
 
     print(f"   load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; ratios are target / measured "
@@ -149,7 +175,7 @@ def main() -> None:
     print(f"   server: control change -> new PNG, median of {MOVES} moves per control "
           f"(target {PANEL_TARGET_MS:g} ms), wall / CPU")
     worst = 0.0
-    for kind, controls in server_latencies().items():
+    for kind, controls in server_latencies(kinds).items():
         for name, measured in controls.items():
             if measured is None:
                 print(f"     {kind:<8} {name:<12}     disabled at the panel's defaults")
@@ -157,14 +183,16 @@ def main() -> None:
             wall, cpu = measured
             worst = max(worst, wall)
             print(f"     {kind:<8} {name:<12} {wall:6.1f} ms wall ({PANEL_TARGET_MS / wall:4.2f}x)  {cpu:6.1f} ms CPU")
-    print(f"     slowest control median: {worst:.1f} ms ({PANEL_TARGET_MS / worst:.2f}x the target)")
-    wall, cpu, steps = stepper_latency()
-    print(f"   stepper: next / previous step ({steps} steps), median {wall:.1f} ms wall "
-          f"({PANEL_TARGET_MS / wall:.2f}x), {cpu:.1f} ms CPU")
+    if worst:
+        print(f"     slowest control median: {worst:.1f} ms ({PANEL_TARGET_MS / worst:.2f}x the target)")
+    if kinds is None or "stepper" in kinds:
+        wall, cpu, steps = stepper_latency()
+        print(f"   stepper: next / previous step ({steps} steps), median {wall:.1f} ms wall "
+              f"({PANEL_TARGET_MS / wall:.2f}x), {cpu:.1f} ms CPU")
 
     print(f"   server: every panel and stepper of the lessons, as the lessons build them, median of {MOVES} moves")
     slowest = 0.0
-    for where, kind, name, measured in lesson_latencies():
+    for where, kind, name, measured in lesson_latencies(kinds):
         if measured is None:
             print(f"     {where:<12} {kind:<16} {name:<12}     disabled in the lesson's state")
             continue
@@ -172,7 +200,10 @@ def main() -> None:
         slowest = max(slowest, wall)
         print(f"     {where:<12} {kind:<16} {name:<12} {wall:6.1f} ms wall ({PANEL_TARGET_MS / wall:4.2f}x)  "
               f"{cpu:6.1f} ms CPU")
-    print(f"     slowest control median: {slowest:.1f} ms ({PANEL_TARGET_MS / slowest:.2f}x the target)")
+    if slowest:
+        print(f"     slowest control median: {slowest:.1f} ms ({PANEL_TARGET_MS / slowest:.2f}x the target)")
+    if kinds is not None:
+        return  # one kind of panel: no browser report, sweep or vectorised path
 
     report = browser_latencies()
     if report is None:
@@ -210,4 +241,4 @@ if __name__ == "__main__":
     import matplotlib
 
     matplotlib.use("Agg")
-    main()
+    main(panel_kinds(sys.argv[1:]))
