@@ -275,6 +275,13 @@ def test_scenario_replay_call_names_only_what_differs():
     assert lost.call("S", "R").endswith("choices=[(3, 'lose')], trace=True)")
     down = Scenario("x", 1, contents=("deposit 10",), choices=((3, "outage"),), lengths=(7.0, 1_000.0, 1e9, 1e9))
     assert down.call("S", "R").endswith("choices=semantics.sim.choices.Replay([(3, 'outage')], pause=1e+09), trace=True)")
+    # a fixed outage on a link that draws no random number: the seed changes nothing, and is not shown
+    fixed = Scenario("x", 4, link=Link(partitions=((1.5, 15.5),)))
+    assert fixed.call("S", "R") == "semantics.run(S, R, n_messages=4, link=semantics.Link(partitions=((1.5, 15.5),)), trace=True)"
+    assert "seed" not in fixed.describe()
+    for random_run in (Scenario("x", 4, link=Link(loss=0.2, partitions=((1.5, 15.5),))),
+                       Scenario("x", 4, faults=semantics.Faults(crash_prob=0.1))):
+        assert "seed=0" in random_run.call("S", "R") and "seed 0" in random_run.describe()
 
 
 def _ex6_runner(receiver):

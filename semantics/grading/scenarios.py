@@ -67,6 +67,12 @@ class Scenario:
         """True for a run of the systematic search (no random faults; the adversary chooses)."""
         return deterministic(self.link) and not self.link.partitions and not self.faults.crash_prob and self.seed == 0
 
+    @property
+    def seed_matters(self) -> bool:
+        """Whether the seed changes the run: a random link, random crashes or a seed of its own (a run with
+        a fixed outage on an otherwise deterministic link draws no random number either)."""
+        return bool(self.seed) or not deterministic(self.link) or bool(self.faults.crash_prob)
+
     def oracle(self) -> Replay:
         return Replay(self.choices, **self.oracle_lengths())
 
@@ -91,7 +97,7 @@ class Scenario:
         faults = _fields(self.faults, NO_FAULTS)
         if faults:
             parts.append(f"faults=semantics.Faults({faults})")
-        if self.seed or not self.systematic:
+        if self.seed_matters:
             parts.append(f"seed={self.seed}")
         if self.interval is not None:
             parts.append(f"interval={self.interval:g}")
@@ -143,7 +149,7 @@ class Scenario:
             if self.faults.crash_prob:
                 words.append(f"random crashes of the {' and the '.join(self.faults.nodes)} "
                              f"({self.faults.crash_prob:.0%} per crash point), seed {self.seed}")
-            elif not self.systematic:
+            elif self.seed_matters:
                 words.append(f"seed {self.seed}")
         return f"{count}, {pace}; " + ("; ".join(words) if words else "a perfect network, no crash")
 
