@@ -64,8 +64,8 @@ class Scenario:
 
     @property
     def systematic(self) -> bool:
-        """True for a run of the systematic search (no random faults; the adversary chooses)."""
-        return deterministic(self.link) and not self.link.partitions and not self.faults.crash_prob and self.seed == 0
+        """True for a run of the systematic search (no random faults, no fixed outage; the adversary chooses)."""
+        return not self.seed_matters and not self.link.partitions
 
     @property
     def seed_matters(self) -> bool:
